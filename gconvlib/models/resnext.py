@@ -1,0 +1,55 @@
+"""ResNeXt-50 (Xie et al. 2017) with E2GC / FgGC modules (E2GC paper, Table IV).
+
+torchvision's layout: stride on the 3x3 conv, 1x1 projection shortcuts. Only the 3x3 conv of
+each bottleneck takes the scheme; FgGC g=32 is the standard 32x4d model.
+"""
+from __future__ import annotations
+
+from torch import nn
+
+from ..layers import ConvScheme
+from ._blocks import conv_bn_act, init_weights
+from ._registry import register_model
+
+# (blocks, bottleneck width, output channels, stride) per stage
+STAGES = [(3, 128, 256, 1), (4, 256, 512, 2), (6, 512, 1024, 2), (3, 1024, 2048, 2)]
+
+
+class Bottleneck(nn.Module):
+    def __init__(self, in_ch, width, out_ch, stride, scheme, name):
+        super().__init__()
+        self.reduce = conv_bn_act(in_ch, width, 1, name=f"{name}.reduce")
+        self.grouped = conv_bn_act(width, width, 3, stride, scheme=scheme, name=f"{name}.grouped")
+        self.expand = conv_bn_act(width, out_ch, 1, act=None, name=f"{name}.expand")
+        self.shortcut = (conv_bn_act(in_ch, out_ch, 1, stride, act=None, name=f"{name}.shortcut")
+                         if stride != 1 or in_ch != out_ch else nn.Identity())
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        return self.relu(self.expand(self.grouped(self.reduce(x))) + self.shortcut(x))
+
+
+class ResNeXt(nn.Module):
+    def __init__(self, scheme: ConvScheme, num_classes: int = 1000, input_size: int = 224, stages=STAGES):
+        super().__init__()
+        self.input_size = input_size
+        self.stem = nn.Sequential(conv_bn_act(3, 64, 7, 2, name="stem"), nn.MaxPool2d(3, 2, 1))
+        blocks, in_ch = [], 64
+        for s, (n, width, out_ch, stride) in enumerate(stages, start=1):
+            for b in range(n):
+                blocks.append(Bottleneck(in_ch, width, out_ch, stride if b == 0 else 1, scheme,
+                                         name=f"stage{s}.block{b}"))
+                in_ch = out_ch
+        self.blocks = nn.Sequential(*blocks)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(in_ch, num_classes)
+        init_weights(self)
+
+    def forward(self, x):
+        return self.fc(self.pool(self.blocks(self.stem(x))).flatten(1))
+
+
+@register_model
+def resnext50(scheme: ConvScheme = ConvScheme("fggc", groups=32), num_classes: int = 1000,
+              input_size: int = 224) -> ResNeXt:
+    return ResNeXt(scheme, num_classes, input_size)
