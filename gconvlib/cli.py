@@ -153,6 +153,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="re-execute even when up to date")
     p.set_defaults(func=cmd_notebooks)
 
+    p = sub.add_parser("book-check", help="refuse to build a book from missing or failed notebooks")
+    p.set_defaults(func=cmd_book_check)
+
     for extension in ("gconvlib.measure.cli", "gconvlib.train_cli"):
         try:
             module = __import__(extension, fromlist=["add_subcommands"])
@@ -164,11 +167,19 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def cmd_book_check(args) -> int:
+    from .pipeline import check_book_sources
+
+    return check_book_sources()
+
+
 def main(argv: list[str] | None = None) -> int:
+    from .pipeline import PipelineError
+
     args = make_parser().parse_args(argv)
     try:
         return args.func(args)
-    except UsageError as e:
+    except (UsageError, PipelineError) as e:
         print(f"gconv: error: {e}", file=sys.stderr)
         return 2
 

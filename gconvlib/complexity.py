@@ -160,3 +160,51 @@ def optimal_groups(m: int, n: int, hw: int, d_k: int, beta: float, gamma: float)
     """Eq. 2 of the E2GC paper: the g that balances computation and memory access,
     g = m n d_k^2 (h w)^(1-beta) / gamma (gamma is platform-dependent)."""
     return m * n * d_k ** 2 * (hw * hw) ** (1 - beta) / gamma
+
+
+def table2_check(model: nn.Module, input_size: int | None = None, min_groups: int = 2) -> list[dict]:
+    """Table II's formulas next to the hook counts for every grouped conv of a real model.
+
+    The formulas assume ifmap and ofmap of equal size h x w; they are evaluated at the ofmap
+    size, so M_c and P match on every layer while A differs on strided layers (the ifmap is
+    larger there), which the ``same_size`` column makes visible.
+    """
+    rows = []
+    for layer in layer_stats(model, input_size):
+        if layer.kind != "conv" or layer.groups < min_groups:
+            continue
+        h, w = layer.out_hw
+        f = gconv_formulas(layer.out_channels, layer.in_channels, h, w, layer.kernel, layer.groups)
+        rows.append(dict(layer=layer.name, m=layer.in_channels, n=layer.out_channels, g=layer.groups,
+                         G=layer.in_channels // layer.groups, hw=f"{h}x{w}",
+                         same_size=layer.in_hw == layer.out_hw,
+                         macs=layer.macs, macs_formula=f["macs"],
+                         params=layer.params, params_formula=f["params"],
+                         activations=layer.activations, activations_formula=f["activations"],
+                         ai=round(layer.arithmetic_intensity, 3),
+                         ai_formula=round(f["arithmetic_intensity"], 3)))
+    return rows
+
+
+def per_processor_params(model: nn.Module, groups: int) -> int:
+    """Parameters one of ``groups`` processors holds when each owns one group (GC-2L Sec. 3.2).
+
+    Grouped and two-level convs are split evenly (a GC-2L processor also applies its share of the
+    coarse 1x1 conv: C_out/g outputs from all g representatives); everything else - stem, BN, FC -
+    is replicated on every processor. A derived quantity: the paper's tables print totals.
+    """
+    from .layers import TwoLevelConv2d
+
+    inside_two_level = {id(c) for t in model.modules() if isinstance(t, TwoLevelConv2d)
+                        for c in t.modules()}
+    split = replicated = 0
+    for m in model.modules():
+        if isinstance(m, TwoLevelConv2d):
+            split += sum(p.numel() for p in m.parameters())
+        elif id(m) in inside_two_level:
+            continue  # counted with its TwoLevelConv2d
+        elif isinstance(m, nn.Conv2d) and m.groups == groups > 1:
+            split += _own_params(m)
+        else:
+            replicated += _own_params(m)
+    return split // groups + replicated

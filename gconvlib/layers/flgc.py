@@ -16,11 +16,22 @@ from torch import nn
 
 
 
+class _StraightThrough(torch.autograd.Function):
+    """Forward: the exact one-hot arg-max. Backward: the gradient passes to the soft input
+    unchanged. (``hard + soft - soft.detach()`` would leave 0.99999994 in the mask.)"""
+
+    @staticmethod
+    def forward(ctx, soft):
+        return F.one_hot(soft.argmax(dim=-1), soft.shape[-1]).to(soft.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
 def hard_assignment(logits: torch.Tensor) -> torch.Tensor:
     """One-hot arg-max over groups whose gradient is the softmax's (straight-through)."""
-    soft = logits.softmax(dim=-1)
-    hard = F.one_hot(soft.argmax(dim=-1), logits.shape[-1]).to(soft.dtype)
-    return hard + soft - soft.detach()
+    return _StraightThrough.apply(logits.softmax(dim=-1))
 
 
 def _contiguous_logits(channels: int, groups: int, generator: torch.Generator | None) -> torch.Tensor:
