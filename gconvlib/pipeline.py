@@ -19,17 +19,14 @@ from pathlib import Path
 
 import yaml
 
+from .report import CHAPTERS
 from .store import ROOT, atomic_write_text
 
 PROFILES = ("smoke", "quick", "paper")
 
-# Execution order; the landing page runs last because it summarizes the others.
-NOTEBOOKS = [
-    "e2gc_complexity",
-    "gc2l_complexity",
-    "vgg_complexity",
-    "index",
-]
+# Execution order (book order); notebooks not written yet are skipped. The landing page runs
+# last because it summarizes the others.
+NOTEBOOKS = [name for name, _paper, _what in CHAPTERS] + ["index"]
 
 
 class PipelineError(RuntimeError):

@@ -56,3 +56,17 @@ def test_vgg_scheme_groups_every_conv_of_the_named_blocks():
     assert groups == [1, 1] + [64] * 8
     with pytest.raises(ValueError, match="unknown VGG grouping scheme"):
         create_model("vgg13_bn", scheme="F")
+
+
+@pytest.mark.parametrize("scheme", ["A", "D", "E"])
+def test_vgg_width_mult_keeps_each_schemes_group_size(scheme):
+    def group_sizes(model):
+        return [m.in_channels // m.groups for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+
+    full = create_model("vgg13_bn", scheme=scheme, input_size=32)
+    quarter = create_model("vgg13_bn", scheme=scheme, input_size=32, width_mult=0.25)
+    grouped = [i for i, m in enumerate(m for m in full.modules() if isinstance(m, torch.nn.Conv2d)) if m.groups > 1]
+    assert grouped and [group_sizes(full)[i] for i in grouped] == [group_sizes(quarter)[i] for i in grouped]
+    assert quarter(torch.randn(2, 3, 32, 32)).shape == (2, 1120)
+    with pytest.raises(ValueError, match="multiple of 1/32"):
+        create_model("vgg13_bn", width_mult=0.3)

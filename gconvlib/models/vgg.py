@@ -3,6 +3,9 @@
 torchvision's layout: conv bias on, BN after every conv, classifier 25088 -> 4096 -> 4096 -> K.
 A scheme groups *every* conv of the named blocks (conv-1 .. conv-5 are the blocks between
 max-pools); ``conv`` picks how the grouped layers are built (the paper used plain GC).
+
+``width_mult`` < 1 shrinks every conv and the classifier for CPU-sized runs; the group counts
+shrink by the same factor, so each scheme keeps its group *size* (channels per group).
 """
 from __future__ import annotations
 
@@ -29,14 +32,20 @@ GROUPINGS = {
 
 class VGG(nn.Module):
     def __init__(self, depths, scheme: str = "baseline", num_classes: int = 1120, input_size: int = 224,
-                 conv: str = "gc", dropout: float = 0.5):
+                 conv: str = "gc", dropout: float = 0.5, width_mult: float = 1.0):
         super().__init__()
         if scheme not in GROUPINGS:
             raise ValueError(f"unknown VGG grouping scheme {scheme!r}; choose one of {', '.join(GROUPINGS)}")
-        self.input_size, self.scheme = input_size, scheme
+        # every width is a multiple of 64 and every group count 32 or 64, so whole numbers
+        # of channels and groups need 32 * width_mult to be whole
+        if not (0 < width_mult <= 1 and float(32 * width_mult).is_integer()):
+            raise ValueError(f"width_mult must be a multiple of 1/32 in (0, 1] (e.g. 1, 0.5, 0.25), "
+                             f"got {width_mult}")
+        self.input_size, self.scheme, self.width_mult = input_size, scheme, width_mult
         layers, in_ch = [], 3
-        for block, (n, width) in enumerate(zip(depths, WIDTHS), start=1):
+        for block, (n, width) in enumerate(zip(depths, [int(w * width_mult) for w in WIDTHS]), start=1):
             groups = GROUPINGS[scheme].get(block)
+            groups = int(groups * width_mult) if groups else None
             layer_scheme = ConvScheme(conv, groups=groups) if groups else STANDARD
             for i in range(n):
                 layers.append(conv_bn_act(in_ch, width, 3, scheme=layer_scheme, bias=True,
@@ -45,30 +54,30 @@ class VGG(nn.Module):
             layers.append(nn.MaxPool2d(2, 2))
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(7)
+        hidden = int(4096 * width_mult)
         self.classifier = nn.Sequential(
-            nn.Linear(512 * 7 * 7, 4096), nn.ReLU(True), nn.Dropout(dropout),
-            nn.Linear(4096, 4096), nn.ReLU(True), nn.Dropout(dropout),
-            nn.Linear(4096, num_classes))
+            nn.Linear(in_ch * 7 * 7, hidden), nn.ReLU(True), nn.Dropout(dropout),
+            nn.Linear(hidden, hidden), nn.ReLU(True), nn.Dropout(dropout),
+            nn.Linear(hidden, num_classes))
         init_weights(self)
 
     def forward(self, x):
         return self.classifier(self.pool(self.features(x)).flatten(1))
 
 
-def _vgg(name, scheme, num_classes, input_size, conv):
-    return VGG(DEPTHS[name], scheme, num_classes, input_size, conv)
+@register_model
+def vgg13_bn(scheme: str = "baseline", num_classes: int = 1120, input_size: int = 224, conv: str = "gc",
+             width_mult: float = 1.0) -> VGG:
+    return VGG(DEPTHS["vgg13_bn"], scheme, num_classes, input_size, conv, width_mult=width_mult)
 
 
 @register_model
-def vgg13_bn(scheme: str = "baseline", num_classes: int = 1120, input_size: int = 224, conv: str = "gc") -> VGG:
-    return _vgg("vgg13_bn", scheme, num_classes, input_size, conv)
+def vgg16_bn(scheme: str = "baseline", num_classes: int = 1120, input_size: int = 224, conv: str = "gc",
+             width_mult: float = 1.0) -> VGG:
+    return VGG(DEPTHS["vgg16_bn"], scheme, num_classes, input_size, conv, width_mult=width_mult)
 
 
 @register_model
-def vgg16_bn(scheme: str = "baseline", num_classes: int = 1120, input_size: int = 224, conv: str = "gc") -> VGG:
-    return _vgg("vgg16_bn", scheme, num_classes, input_size, conv)
-
-
-@register_model
-def vgg19_bn(scheme: str = "baseline", num_classes: int = 1120, input_size: int = 224, conv: str = "gc") -> VGG:
-    return _vgg("vgg19_bn", scheme, num_classes, input_size, conv)
+def vgg19_bn(scheme: str = "baseline", num_classes: int = 1120, input_size: int = 224, conv: str = "gc",
+             width_mult: float = 1.0) -> VGG:
+    return VGG(DEPTHS["vgg19_bn"], scheme, num_classes, input_size, conv, width_mult=width_mult)
