@@ -1,0 +1,133 @@
+"""Fetching real data with pooch, and the errors that tell a user what to do by hand.
+
+pooch streams each download into a temporary file in the target folder and moves it into place
+only once it is complete and its hash matches, so an interrupted download never leaves a partial
+file behind. That is the resumption we offer: per file, not per byte. Re-running after an
+interruption skips every file already in place and starts the missing ones from scratch.
+
+``GCONV_OFFLINE=1`` turns every download into an immediate :class:`DatasetUnavailable`, for
+machines that must never touch the network (the build machines, the tests).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pooch
+
+OFFLINE_ENV = "GCONV_OFFLINE"
+TIMEOUT_S = 30         # per request; an unreachable host fails in seconds, not minutes
+
+
+class DatasetUnavailable(RuntimeError):
+    """The real data is neither on disk nor downloadable (offline, unreachable, or not public)."""
+
+
+class DatasetCorrupted(RuntimeError):
+    """A file's content does not match its pinned hash (broken download or changed upstream)."""
+
+
+@dataclass(frozen=True)
+class Remote:
+    """One downloadable file: the name it gets on disk, its URL, and its hash if pinned.
+
+    ``known_hash`` is ``"sha256:..."`` / ``"md5:..."`` or ``None``. ``None`` means we have no
+    reliably published hash yet: pooch then logs the SHA256 of the first download, and the hash is
+    pinned here once that download has been verified against the upstream source.
+    """
+    fname: str
+    url: str
+    known_hash: str | None = None
+
+
+def offline() -> bool:
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def unavailable(task: str, files: list[Remote], folder: Path, reason: str, extra: str = "") -> DatasetUnavailable:
+    """The error a user can act on: which files, from where, into which folder."""
+    listing = "\n".join(f"  {r.fname}  <-  {r.url}" for r in files)
+    return DatasetUnavailable(
+        f"{task}: real data not available ({reason}).\n"
+        f"Download these files:\n{listing}\n"
+        f"and put them in this folder (create it if needed):\n  {Path(folder).resolve()}\n"
+        f"or pass root=<folder that holds them> (the cache folder is set by GCONV_CACHE).{extra}")
+
+
+def _downloader():
+    """pooch's HTTP downloader with a progress bar (tqdm) and a bounded timeout."""
+    return pooch.HTTPDownloader(progressbar=True, timeout=TIMEOUT_S)
+
+
+def fetch(remote: Remote, folder: Path) -> Path:
+    """Download ``remote`` into ``folder`` (skipped when already there) and check its hash.
+
+    Raises :class:`DatasetUnavailable` when offline or the host cannot be reached, and
+    :class:`DatasetCorrupted` when the downloaded bytes do not match ``known_hash``.
+    """
+    if offline():
+        raise DatasetUnavailable(f"{OFFLINE_ENV} is set: not downloading {remote.url}")
+    try:
+        path = pooch.retrieve(remote.url, remote.known_hash, fname=remote.fname, path=folder,
+                              progressbar=True, downloader=_downloader())
+    except ValueError as err:       # pooch's hash mismatch; it has already deleted the bad file
+        if "hash" not in str(err).lower():
+            raise
+        raise DatasetCorrupted(
+            f"{remote.fname} downloaded from {remote.url} does not match its pinned hash "
+            f"{remote.known_hash} ({err}). The bad file was deleted. Try again; if it fails the same "
+            f"way the upstream file has changed: check it by hand before updating the hash.") from err
+    except OSError as err:          # requests' errors derive from OSError: DNS, refused, timeout, HTTP
+        raise DatasetUnavailable(f"could not download {remote.url}: {err}") from err
+    return Path(path)
+
+
+def verify(path: Path, known_hash: str | None) -> None:
+    """Check a file already on disk (e.g. dropped in by hand) against its pinned hash."""
+    if known_hash is None:
+        return
+    alg, _, expected = known_hash.rpartition(":")
+    actual = pooch.file_hash(str(path), alg=alg or "sha256")
+    if actual.lower() != expected.lower():
+        raise DatasetCorrupted(
+            f"{path} is corrupted or not the expected file: its {alg or 'sha256'} is {actual}, "
+            f"expected {expected}. Delete it and download it again.")
+
+
+def ensure(task: str, files: list[Remote], folder: Path, download: bool) -> list[Path]:
+    """Paths of ``files`` in ``folder``, downloading the missing ones when allowed."""
+    folder = Path(folder)
+    missing = [r for r in files if not (folder / r.fname).is_file()]
+    if missing and not download:
+        raise unavailable(task, files, folder, "files missing and download=False")
+    for remote in missing:
+        try:
+            fetch(remote, folder)
+        except DatasetUnavailable as err:
+            raise unavailable(task, files, folder, str(err).splitlines()[0]) from err
+    return [folder / r.fname for r in files]
+
+
+def ensure_extracted(task: str, remote: Remote, folder: Path, present, download: bool) -> None:
+    """Make sure the unpacked contents of the tar archive ``remote`` are in ``folder``.
+
+    ``present()`` says whether the unpacked layout is already there. An archive dropped in by hand
+    is hash-checked before unpacking; one pooch just downloaded was checked by pooch.
+    """
+    folder = Path(folder)
+    if present():
+        return
+    archive = folder / remote.fname
+    if archive.is_file():
+        verify(archive, remote.known_hash)
+    elif not download:
+        raise unavailable(task, [remote], folder, "files missing and download=False")
+    else:
+        try:
+            fetch(remote, folder)
+        except DatasetUnavailable as err:
+            raise unavailable(task, [remote], folder, str(err).splitlines()[0]) from err
+    pooch.Untar(extract_dir=".")(str(archive), "download", None)
+    if not present():
+        raise DatasetCorrupted(f"{archive} was unpacked into {folder} but the expected layout is not there")
