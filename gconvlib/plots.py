@@ -42,3 +42,42 @@ def fig3(curves: pd.DataFrame, n: int, hw: int, d_k: int):
     left.set_title(f"n = m = {n}, {d_k}x{d_k} filters, {hw}x{hw} feature maps")
     fig.tight_layout()
     return fig
+
+
+def training_curves(records: list[dict], metrics=("train_loss", "val_loss", "train_acc", "val_acc"),
+                    title: str = ""):
+    """Per-epoch curves of several runs (one line per variant; seeds averaged, band = spread)."""
+    rows = []
+    for rec in records:
+        res = rec["result"]
+        for i, epoch in enumerate(res["curves"]["epoch"]):
+            for m in metrics:
+                rows.append(dict(variant=res["label"], seed=rec["spec"]["seed"], epoch=epoch, metric=m,
+                                 value=res["curves"][m][i]))
+    frame = pd.DataFrame(rows)
+    grid = sns.relplot(frame, x="epoch", y="value", hue="variant", col="metric", col_wrap=min(len(metrics), 2),
+                       kind="line", errorbar=("pi", 100), facet_kws=dict(sharey=False), height=2.8, aspect=1.4)
+    grid.set_titles("{col_name}")
+    if title:
+        grid.figure.suptitle(title, y=1.02)
+    return grid
+
+
+def metric_vs_groups(summary: pd.DataFrame, metric: str = "error_pct_mean", spread: str | None = "error_pct_std",
+                     ylabel: str = "test error (%)", title: str = "", paper: pd.DataFrame | None = None):
+    """Error (or accuracy) against the number of groups g, one line per scheme (GC-2L Figs. 5, 7);
+    the paper's values as dashed lines when given (columns scheme, k, value)."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    for i, (scheme, rows) in enumerate(summary[summary.k.notna()].sort_values("k").groupby("scheme", sort=False)):
+        ax.errorbar(rows.k, rows[metric], yerr=rows[spread] if spread else None, marker="o", capsize=3,
+                    label=f"{scheme} (ours)", color=f"C{i}")
+        if paper is not None:
+            p = paper[paper.scheme == scheme].sort_values("k")
+            if len(p):
+                ax.plot(p.k, p.value, "--", marker="x", color=f"C{i}", alpha=0.6, label=f"{scheme} (paper)")
+    ax.set(xscale="log", xlabel="groups g", ylabel=ylabel, title=title)
+    ticks = sorted(summary.k.dropna().unique())
+    ax.set_xticks(ticks, [str(int(t)) for t in ticks])
+    ax.legend(fontsize="small", ncol=2)
+    fig.tight_layout()
+    return fig

@@ -40,6 +40,7 @@ class Variant:
     num_classes: int = 1000
     input_size: int = 224
     version: int = COMPLEXITY_VERSION
+    width_mult: float | None = None   # VGG only: narrower model, same group sizes
 
     @property
     def label(self) -> str:
@@ -58,6 +59,8 @@ class Variant:
         kwargs = dict(num_classes=self.num_classes, input_size=self.input_size)
         if self.width is not None:
             kwargs["width"] = self.width
+        if self.width_mult is not None:
+            kwargs["width_mult"] = self.width_mult
         scheme = self.scheme if self.model.startswith("vgg") else self.conv_scheme()
         with torch.device(device):
             return create_model(self.model, scheme=scheme, **kwargs)
