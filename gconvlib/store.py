@@ -20,6 +20,7 @@ import os
 import platform
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -108,18 +109,26 @@ def spec_key(spec: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+@contextmanager
+def atomic_open(path: Path, mode: str = "w"):
+    """Write to a temporary file beside ``path`` and move it into place only when complete."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, mode) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    with atomic_open(path) as f:
+        f.write(text)
 
 
 class ResultsStore:

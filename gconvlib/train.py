@@ -25,7 +25,6 @@ import math
 import os
 import random
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from . import recipes as R
-from .store import ResultsStore, cache_dir, spec_key
+from .store import ResultsStore, atomic_open, cache_dir, spec_key
 
 TRAIN_VERSION = 1  # bump when the loop changes what a run computes: every cached run is redone
 KIND = "train"
@@ -568,17 +567,8 @@ class _Progress:
 # -- checkpoints -----------------------------------------------------------------------------
 
 def _atomic_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as f:
+        torch.save(obj, f)
 
 
 def _load_checkpoint(path: Path, spec_dict: dict) -> dict | None:

@@ -16,3 +16,15 @@ def session_store(tmp_path_factory):
     mp.setenv("GCONV_CACHE", str(root / "cache"))
     yield root
     mp.undo()
+
+
+@pytest.fixture
+def one_thread():
+    """Timing tests on 2 shared cores: two torch threads fighting other processes can make a
+    step take seconds, so measurement tests pin torch to one thread."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -10,13 +10,7 @@ from gconvlib.measure import meters as M
 from gconvlib.measure import protocol as P
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # 2 shared cores: two torch threads fighting other processes make a step take seconds
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 FAST = P.EpfProtocol(warmup_steps=1, window_s=0.05, min_trials=2, max_trials=3, cooldown_s=0.0,

@@ -19,12 +19,7 @@ PROTOCOL = EpfProtocol(warmup_steps=0, window_s=0.05, min_trials=2, max_trials=2
                        calibration_s=0.02, mode="eager")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def fake_measure(calls, interrupt_after=None, advance=None):
