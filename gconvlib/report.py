@@ -60,8 +60,10 @@ def record_status(chapter: str, profile: str, checks: pd.DataFrame | list[dict],
                                          frame.to_dict("records"), profile)
 
 
-# Verdicts that count as "the paper's value or claim is reproduced".
+# Verdicts that count as "the paper's value or claim is reproduced", and the prefix of those
+# that could not be judged yet (e.g. no GPU results); everything else counts as negative.
 POSITIVE = ("exact", "truncated", "holds", "matches")
+PENDING = "not yet reproduced"
 
 
 def status_overview(profile: str, store: ResultsStore | None = None) -> pd.DataFrame:
@@ -72,17 +74,26 @@ def status_overview(profile: str, store: ResultsStore | None = None) -> pd.DataF
         record = store.get(STATUS_KIND, {"chapter": name, "profile": profile})
         if record is None:
             rows.append(dict(chapter=name, paper=paper, reproduces=what, checks=0, positive=0,
-                             kinds="", status="not yet reproduced", updated=""))
+                             negative=0, pending=0, kinds="", status="not yet reproduced", updated=""))
             continue
         checks = pd.DataFrame(record["result"])
-        positive = int(checks["verdict"].astype(str).str.startswith(POSITIVE).sum())
-        others = checks.loc[~checks["verdict"].astype(str).str.startswith(POSITIVE), "verdict"]
-        status = "all checks positive" if positive == len(checks) else (
-            f"{len(checks) - positive} of {len(checks)} differ or do not hold "
-            f"({', '.join(sorted(set(others.astype(str))))})")
+        verdicts = checks["verdict"].astype(str)
+        is_positive = verdicts.str.startswith(POSITIVE)
+        is_pending = verdicts.str.startswith(PENDING)
+        positive, pending = int(is_positive.sum()), int(is_pending.sum())
+        negative = len(checks) - positive - pending
+        parts = [f"{positive} positive"]
+        if negative:
+            other = sorted(set(verdicts[~is_positive & ~is_pending]))
+            parts.append(f"{negative} negative ({', '.join(other)})")
+        if pending:
+            reasons = sorted({v[len(PENDING):].strip(" ()") or "pending" for v in verdicts[is_pending]})
+            parts.append(f"{pending} not yet reproduced ({'; '.join(reasons)})")
         rows.append(dict(chapter=name, paper=paper, reproduces=what, checks=len(checks),
-                         positive=positive, kinds=", ".join(sorted(set(checks["kind"]))),
-                         status=status, updated=record["provenance"]["created"]))
+                         positive=positive, negative=negative, pending=pending,
+                         kinds=", ".join(sorted(set(checks["kind"]))),
+                         status="all checks positive" if positive == len(checks) else "; ".join(parts),
+                         updated=record["provenance"]["created"]))
     return pd.DataFrame(rows)
 
 

@@ -13,8 +13,14 @@ def test_overview_lists_every_chapter_and_marks_missing_ones(tmp_path):
     overview = report.status_overview("smoke", store=store).set_index("chapter")
     assert len(overview) == len(report.CHAPTERS)
     assert overview.loc["vgg_complexity", "positive"] == 1 and overview.loc["vgg_complexity", "checks"] == 2
-    assert "1 of 2 differ" in overview.loc["vgg_complexity", "status"]
+    assert overview.loc["vgg_complexity", "status"] == "1 positive; 1 negative (off by 0.01)"
     assert overview.loc["e2gc_energy", "status"] == "not yet reproduced"
+    report.record_status("gc2l_overhead", "smoke", [
+        dict(item="a", verdict="holds", kind=report.EXACT),
+        dict(item="b", verdict="not yet reproduced (no GPU reference results)", kind=report.MEASURED)], store=store)
+    row = report.status_overview("smoke", store=store).set_index("chapter").loc["gc2l_overhead"]
+    assert (row.positive, row.negative, row.pending) == (1, 0, 1)
+    assert row.status == "1 positive; 1 not yet reproduced (no GPU reference results)"
     # another profile's records are not mixed in
     assert report.status_overview("quick", store=store).checks.sum() == 0
     html = report.status_html(overview.reset_index())
