@@ -48,10 +48,12 @@ test: $(INSTALLED) $(MATHJAX)
 	$(PY) -m pytest -q
 
 bench-energy: $(INSTALLED)
-	$(VENV)/bin/gconv energy bench
+	$(VENV)/bin/gconv energy bench $(ARGS)
 
+# benchmarks, not tests: e.g. make bench-train ARGS="--device cuda --limit 5000"
+BENCH_TRAIN ?= --model wrn28 --scheme gc --k 2 --width 2 --task cifar10 --data standin
 bench-train: $(INSTALLED)
-	$(VENV)/bin/gconv bench train
+	$(VENV)/bin/gconv bench train $(BENCH_TRAIN) $(ARGS)
 
 clean:
 	rm -rf book/_build book/_generated book/_failed data/results/local
