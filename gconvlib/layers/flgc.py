@@ -34,9 +34,10 @@ def hard_assignment(logits: torch.Tensor) -> torch.Tensor:
     return _StraightThrough.apply(logits.softmax(dim=-1))
 
 
-def _contiguous_logits(channels: int, groups: int, generator: torch.Generator | None) -> torch.Tensor:
+def _contiguous_logits(channels: int, groups: int) -> torch.Tensor:
+    """GC's grouping (channel i in group i // (C/g)) with noise far below the margin of 1."""
     assigned = torch.arange(channels) // (channels // groups)
-    noise = 0.01 * torch.randn(channels, groups, generator=generator)
+    noise = 0.01 * torch.randn(channels, groups)
     return F.one_hot(assigned, groups).float() + noise
 
 
@@ -49,8 +50,8 @@ class FLGCConv2d(nn.Module):
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size, kernel_size))
         nn.init.kaiming_normal_(self.weight, mode="fan_out", nonlinearity="relu")
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
-        self.in_logits = nn.Parameter(_contiguous_logits(in_channels, groups, None))
-        self.out_logits = nn.Parameter(_contiguous_logits(out_channels, groups, None))
+        self.in_logits = nn.Parameter(_contiguous_logits(in_channels, groups))
+        self.out_logits = nn.Parameter(_contiguous_logits(out_channels, groups))
 
     def mask(self) -> torch.Tensor:
         """C_out x C_in connection mask: 1 where filter and input channel share a group."""
