@@ -1,9 +1,19 @@
-"""Results store: every result is one JSON record with the spec and provenance that made it.
+"""Results store: every result is one JSON record with the spec, code and provenance that made it.
 
-A record is ``{"kind", "key", "spec", "result", "provenance"}``. Its key is a hash of the spec
-(which carries the experiment's code ``version``), so re-running with unchanged parameters is a
-cache hit and changing any parameter makes a new record. Writes are atomic (temp file +
-``os.replace``): an interrupted run never leaves half a record behind.
+A record is ``{"kind", "key", "spec_key", "spec", "code", "result", "provenance"}``. Its key is
+``<spec_key>-<code fingerprint>``: a hash of the spec and a hash of the source of the modules
+that define the computation (:mod:`gconvlib.fingerprint`), so re-running with unchanged
+parameters and unchanged code is a cache hit, and changing a parameter or editing a module the
+computation uses makes a new record (no hand-bumped version constant). :meth:`ResultsStore.find`
+still finds a result by its spec alone (for committed reference measurements, whose fingerprint
+is then provenance).
+
+Writes are atomic (temp file + ``os.replace``): an interrupted run never leaves half a record
+behind. A record that cannot be read anyway (truncated by a full disk, edited by hand) is moved
+aside to ``<kind>/damaged/`` (kept, never deleted) with a :class:`DamagedRecordWarning` naming it,
+and is recomputed. Two processes asking for the same result compute it once: a per-key
+:class:`filelock.FileLock` (``<kind>/.locks/<key>.lock``) serializes them, and the second one
+reads the first one's record.
 
 Locations (one place, like showyourwork's ``paths.py``):
 * ``data/paper/``               published values (committed)
@@ -20,11 +30,16 @@ import os
 import platform
 import subprocess
 import tempfile
+import warnings
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
+
+from filelock import FileLock
+
+from .fingerprint import code_fingerprint
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER_DIR = ROOT / "data" / "paper"
@@ -131,38 +146,207 @@ def atomic_write_text(path: Path, text: str) -> None:
         f.write(text)
 
 
+RECORD_FIELDS = ("kind", "key", "spec_key", "spec", "code", "result", "provenance")
+DAMAGED_DIR = "damaged"
+LOCK_DIR = ".locks"
+
+
+class DamagedRecordWarning(UserWarning):
+    """A stored record could not be read: it was moved aside (kept) and will be recomputed."""
+
+
+def _parse_record(data: bytes, kind: str, stem: str) -> tuple[dict | None, str | None]:
+    """``(record, None)`` for a readable record, ``(None, reason)`` for a damaged one."""
+    try:
+        record = json.loads(data.decode("utf-8"))
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        return None, f"not valid JSON ({exc})"
+    if not isinstance(record, dict):
+        return None, f"not a JSON object but a {type(record).__name__}"
+    missing = [field for field in RECORD_FIELDS if field not in record]
+    if missing:
+        return None, f"missing fields {', '.join(missing)}"
+    if record["key"] != stem:
+        return None, f"its key {record['key']!r} does not match its file name"
+    if record["kind"] != kind:
+        return None, f"its kind {record['kind']!r} does not match its folder {kind!r}"
+    code = record["code"]
+    if not isinstance(code, dict) or record["key"] != f"{record['spec_key']}-{code.get('fingerprint')}":
+        return None, "its key does not match its spec_key and code fingerprint"
+    if not isinstance(record["provenance"], dict):
+        return None, "its provenance is not a JSON object"
+    return record, None
+
+
+class StoreLock:
+    """The lock of one key of the store: a context manager around its :class:`filelock.FileLock`.
+
+    Reentrant in one thread (``get_or_compute`` inside ``with store.lock(...)`` is fine); another
+    thread or process waits. ``filelock`` is the shared lock object itself.
+    """
+
+    def __init__(self, lock: FileLock, timeout: float = -1):
+        self.filelock, self.timeout = lock, timeout
+
+    @property
+    def lock_file(self) -> str:
+        return self.filelock.lock_file
+
+    @property
+    def is_locked(self) -> bool:
+        return self.filelock.is_locked
+
+    def acquire(self, timeout: float | None = None, **kwargs):
+        """Acquire, waiting at most ``timeout`` seconds (default: this lock's); raises ``filelock.Timeout``."""
+        return self.filelock.acquire(self.timeout if timeout is None else timeout, **kwargs)
+
+    def release(self, force: bool = False) -> None:
+        self.filelock.release(force=force)
+
+    def __enter__(self) -> "StoreLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def __repr__(self) -> str:
+        return f"StoreLock({self.lock_file!r}, locked={self.is_locked})"
+
+
 class ResultsStore:
-    """JSON records under ``root/<kind>/<key>.json``."""
+    """JSON records under ``root/<kind>/<key>.json``, ``key = <spec_key>-<code fingerprint>``.
+
+    ``code`` (keyword-only everywhere) lists the modules (names or module objects) whose source
+    defines the computation; see :func:`gconvlib.fingerprint.code_fingerprint` and
+    :func:`gconvlib.fingerprint.import_closure`.
+    """
 
     def __init__(self, root: Path | str | None = None):
         self.root = Path(root) if root is not None else results_dir()
 
-    def path(self, kind: str, spec: Any) -> Path:
-        return self.root / kind / f"{spec_key(spec)}.json"
+    # -- keys and paths ---------------------------------------------------------------
 
-    def get(self, kind: str, spec: Any) -> dict | None:
-        path = self.path(kind, spec)
-        if not path.exists():
+    def key(self, kind: str, spec: Any, *, code: Iterable = ()) -> str:
+        return f"{spec_key(spec)}-{code_fingerprint(code)['fingerprint']}"
+
+    def path(self, kind: str, spec: Any, *, code: Iterable = ()) -> Path:
+        return self._record_path(kind, self.key(kind, spec, code=code))
+
+    def _record_path(self, kind: str, key: str) -> Path:
+        return self.root / kind / f"{key}.json"
+
+    def _filelock(self, kind: str, key: str) -> FileLock:
+        folder = self.root / kind / LOCK_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        # One instance per lock file in this process (reentrant); always the same options.
+        return FileLock(folder / f"{key}.lock", is_singleton=True)
+
+    def lock(self, kind: str, spec: Any, *, code: Iterable = (), timeout: float = -1) -> StoreLock:
+        """The lock of this result, as a context manager (``timeout`` < 0 waits forever).
+
+        ``get_or_compute`` takes the same lock; hold it while writing anything that belongs to
+        the result (e.g. training checkpoints) so two processes never share a half-written file.
+        """
+        return StoreLock(self._filelock(kind, self.key(kind, spec, code=code)), timeout)
+
+    # -- reading ------------------------------------------------------------------------
+
+    def _read(self, kind: str, path: Path) -> dict | None:
+        """The record in ``path``; None if absent or damaged (then moved aside with a warning)."""
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
             return None
-        return json.loads(path.read_text())
+        record, reason = _parse_record(data, kind, path.stem)
+        return record if reason is None else self._set_aside(kind, path)
 
-    def put(self, kind: str, spec: Any, result: Any, profile: str | None = None) -> dict:
-        record = {"kind": kind, "key": spec_key(spec), "spec": _jsonable(spec),
-                  "result": _jsonable(result), "provenance": provenance(profile)}
-        atomic_write_text(self.path(kind, spec), json.dumps(record, indent=1, sort_keys=True))
-        return record
+    def _set_aside(self, kind: str, path: Path) -> dict | None:
+        with self._filelock(kind, path.stem):  # nobody writes this key while we look again
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:  # another process set it aside already
+                return None
+            record, reason = _parse_record(data, kind, path.stem)
+            if reason is None:  # replaced by a good record in the meantime
+                return record
+            folder = path.parent / DAMAGED_DIR
+            folder.mkdir(parents=True, exist_ok=True)
+            stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+            target, n = folder / f"{path.name}.{stamp}", 1
+            while target.exists():
+                target, n = folder / f"{path.name}.{stamp}-{n}", n + 1
+            os.replace(path, target)
+        warnings.warn(f"damaged {kind!r} record {path}: {reason}; moved to {target} (kept) "
+                      f"and the result will be recomputed", DamagedRecordWarning, stacklevel=3)
+        return None
 
-    def get_or_compute(self, kind: str, spec: Any, compute: Callable[[], Any],
-                       profile: str | None = None) -> dict:
-        """The stored record for ``spec``, computing and storing it first if there is none."""
-        record = self.get(kind, spec)
-        if record is None:
-            record = self.put(kind, spec, compute(), profile)
-            record["cache_hit"] = False
-        else:
-            record["cache_hit"] = True
-        return record
+    def get(self, kind: str, spec: Any, *, code: Iterable = ()) -> dict | None:
+        """The stored record of ``spec`` computed by this ``code``, or None.
+
+        A damaged record is moved to ``<kind>/damaged/`` with a :class:`DamagedRecordWarning`
+        and None is returned, so the caller recomputes it.
+        """
+        return self._read(kind, self.path(kind, spec, code=code))
+
+    def find(self, kind: str, spec: Any) -> list[dict]:
+        """Every record of ``kind`` for ``spec``, whatever code made it, newest first."""
+        key = spec_key(spec)
+        folder = self.root / kind
+        found = []
+        for path in (sorted(folder.glob(f"{key}-*.json")) if folder.is_dir() else []):
+            try:
+                mtime = path.stat().st_mtime_ns
+            except FileNotFoundError:
+                continue
+            record = self._read(kind, path)
+            if record is not None and record["spec_key"] == key:
+                found.append((str(record["provenance"].get("created") or ""), mtime, record))
+        found.sort(key=lambda item: item[:2], reverse=True)
+        return [record for *_, record in found]
 
     def records(self, kind: str) -> list[dict]:
+        """All readable records of ``kind`` (damaged ones are moved aside with a warning)."""
         folder = self.root / kind
-        return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.exists() else []
+        if not folder.is_dir():
+            return []
+        return [record for path in sorted(folder.glob("*.json"))
+                if (record := self._read(kind, path)) is not None]
+
+    # -- writing ------------------------------------------------------------------------
+
+    def _put(self, kind: str, spec: Any, code: dict, result: Any, profile: str | None) -> dict:
+        skey = spec_key(spec)
+        record = {"kind": kind, "key": f"{skey}-{code['fingerprint']}", "spec_key": skey,
+                  "spec": _jsonable(spec), "code": {"fingerprint": code["fingerprint"],
+                                                    "modules": dict(code["modules"])},
+                  "result": _jsonable(result), "provenance": provenance(profile)}
+        atomic_write_text(self._record_path(kind, record["key"]), json.dumps(record, indent=1, sort_keys=True))
+        return record
+
+    def put(self, kind: str, spec: Any, result: Any, profile: str | None = None, *,
+            code: Iterable = ()) -> dict:
+        """Store ``result`` for ``spec`` computed by ``code`` (atomically) and return the record."""
+        return self._put(kind, spec, code_fingerprint(code), result, profile)
+
+    def get_or_compute(self, kind: str, spec: Any, compute: Callable[[], Any],
+                       profile: str | None = None, *, code: Iterable = ()) -> dict:
+        """The stored record for ``spec`` and ``code``, computing and storing it first if there is none.
+
+        Under the key's lock, so two processes asking at once compute it once: the second one
+        waits and reads the first one's record. ``record["cache_hit"]`` says which happened. If
+        ``compute`` raises, nothing is stored and the exception propagates.
+        """
+        fingerprint = code_fingerprint(code)
+        key = f"{spec_key(spec)}-{fingerprint['fingerprint']}"
+        path = self._record_path(kind, key)
+        record = self._read(kind, path)
+        if record is None:
+            with self._filelock(kind, key):
+                record = self._read(kind, path)
+                if record is None:
+                    record = self._put(kind, spec, fingerprint, compute(), profile)
+                    record["cache_hit"] = False
+                    return record
+        record["cache_hit"] = True
+        return record
