@@ -1,9 +1,13 @@
 """The ``gconv`` command.
 
-    gconv count MODEL [--scheme S] [--groups g | --group-size G] [--num-classes K] [--input-size N] [--json]
+    gconv count MODEL[/SCHEME] [--scheme S] [--groups g | --group-size G] [--width k]
+                [--num-classes K] [--input-size N] [--unfused] [--json]
+    gconv layers MODEL[/SCHEME] ...   per-layer M_c, P, A, AI (E2GC Table II) of one variant
     gconv tables [--paper e2gc|gc2l|vgg] [--csv]
-    gconv layers MODEL ...            per-layer M_c, P, A, AI (E2GC Table II) of one variant
     gconv notebooks [--profile P] [--set NB.KEY=VALUE ...] [--only NB ...]
+
+A model variant is one :class:`~gconvlib.models.ModelSpec`: ``wrn28_10/gc2l:8:unfused`` or, the
+same, ``wrn28 --width 10 --scheme gc2l --groups 8 --unfused``.
 """
 from __future__ import annotations
 
@@ -11,9 +15,7 @@ import argparse
 import json
 import sys
 
-from .layers import SCHEMES, ConvScheme, GroupingError
-
-MODELS = ("mobilenet_v1", "resnext50", "wrn28", "wrn34_2", "mobilenet_v2", "vgg13_bn", "vgg16_bn", "vgg19_bn")
+from .layers import SCHEMES, GroupingError
 
 
 class UsageError(ValueError):
@@ -21,8 +23,11 @@ class UsageError(ValueError):
 
 
 def _model_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help=f"one of {', '.join(MODELS)}")
-    p.add_argument("--scheme", help=f"conv scheme ({', '.join(SCHEMES)}); for VGG: baseline or A..E")
+    from .models import list_models
+
+    p.add_argument("model", help=f"one of {', '.join(list_models())}, or a whole variant like wrn28_10/gc2l:8")
+    p.add_argument("--scheme", help=f"conv scheme ({', '.join(SCHEMES)}, fggc; or its text form like e2gc:4); "
+                                    "for VGG: baseline or A..E")
     grouping = p.add_mutually_exclusive_group()
     grouping.add_argument("--groups", "-g", type=int, help="number of groups g")
     grouping.add_argument("--group-size", "-G", type=int, help="group size G (e2gc)")
@@ -32,65 +37,62 @@ def _model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--unfused", action="store_true", help="GC-2L: two convs instead of the fused one")
 
 
-def build_from_args(args: argparse.Namespace):
-    """The model an argument set describes, with every bad value turned into a UsageError."""
-    from .models import create_model
+def spec_from_args(args: argparse.Namespace):
+    """The :class:`ModelSpec` an argument set describes; every bad value becomes a UsageError."""
+    from .models import ModelSpec
 
-    if args.model not in MODELS:
-        raise UsageError(f"unknown model {args.model!r}; choose one of {', '.join(MODELS)}")
-    kwargs = {}
-    if args.num_classes is not None:
-        if args.num_classes < 1:
-            raise UsageError(f"--num-classes must be at least 1, got {args.num_classes}")
-        kwargs["num_classes"] = args.num_classes
-    if args.input_size is not None:
-        if args.input_size < 32:
-            raise UsageError(f"--input-size must be at least 32 pixels, got {args.input_size}")
-        kwargs["input_size"] = args.input_size
-    if args.width is not None:
-        if args.model != "wrn28":
-            raise UsageError("--width applies to wrn28 only")
-        if args.width < 1:
-            raise UsageError(f"--width must be at least 1, got {args.width}")
-        kwargs["width"] = args.width
-    if args.model.startswith("vgg"):
-        if args.groups is not None or args.group_size is not None:
-            raise UsageError("VGG schemes fix their own group counts: use --scheme baseline|A|B|C|D|E")
-        kwargs["scheme"] = args.scheme or "baseline"
-    elif args.scheme is not None or args.groups is not None or args.group_size is not None:
-        kind = args.scheme
-        if kind is None:  # a bare --groups / --group-size picks the obvious scheme
-            kind = "e2gc" if args.group_size is not None else "gc"
-        if kind not in SCHEMES:
-            raise UsageError(f"unknown scheme {kind!r}; choose one of {', '.join(SCHEMES)}")
-        try:
-            kwargs["scheme"] = ConvScheme(kind, groups=args.groups, group_size=args.group_size,
-                                          fused=not args.unfused)
-        except ValueError as e:
-            raise UsageError(f"{e} (use --groups g or --group-size G)") from None
+    for flag, value, least in (("--num-classes", args.num_classes, 1), ("--input-size", args.input_size, 32),
+                               ("--width", args.width, 1)):
+        if value is not None and value < least:
+            raise UsageError(f"{flag} must be at least {least}{' pixels' if least == 32 else ''}, got {value}")
     try:
-        return create_model(args.model, **kwargs)
+        if "/" in args.model:
+            if args.scheme or args.groups or args.group_size or args.unfused:
+                raise UsageError(f"{args.model!r} names its scheme already; drop --scheme/--groups/--group-size")
+            spec = ModelSpec.parse(args.model)
+        else:
+            spec = ModelSpec(args.model, _scheme_text(args), width=args.width)
+        changes = {k: v for k, v in (("num_classes", args.num_classes), ("input_size", args.input_size))
+                   if v is not None}
+        return spec.replace(**changes).check()
+    except UsageError:
+        raise
     except (GroupingError, ValueError) as e:
         raise UsageError(f"{args.model}: {e}") from None
 
 
+def _scheme_text(args) -> str | None:
+    """--scheme/--groups/--group-size/--unfused as one scheme text (``gc2l:8:unfused``)."""
+    text = args.scheme
+    if text is None and args.groups is None and args.group_size is None:
+        return None  # the architecture's own scheme
+    if text is None:  # a bare --groups / --group-size picks the obvious scheme
+        text = "e2gc" if args.group_size is not None else "gc"
+    if ":" not in text and (args.groups is not None or args.group_size is not None):
+        kind = text.lower()
+        if kind == "e2gc" and args.group_size is None:
+            raise UsageError("scheme 'e2gc' takes a group size G: use --group-size G")
+        if kind != "e2gc" and args.group_size is not None and kind in SCHEMES + ("fggc",):
+            raise UsageError(f"scheme {kind!r} takes a number of groups g, not a group size: use --groups g")
+        text = f"{text}:{args.group_size if args.group_size is not None else args.groups}"
+    return text + (":unfused" if args.unfused else "")
+
+
+def build_from_args(args: argparse.Namespace, device=None):
+    """The model an argument set describes (``device="meta"``: no weights allocated)."""
+    return spec_from_args(args).build(device)
+
+
 def cmd_count(args) -> int:
-    import torch
+    from .complexity import count_spec
 
-    from .complexity import count
-    from .layers import FLGCConv2d
-
-    model = build_from_args(args)
-    if not any(isinstance(m, FLGCConv2d) for m in model.modules()):
-        with torch.device("meta"):  # same model, no weights allocated: instant for any size
-            model = build_from_args(args)
-    c = count(model)
+    c = count_spec(spec_from_args(args))
     if args.json:
-        print(json.dumps(c.as_dict()))
+        print(json.dumps(c))
     else:
-        print(f"params (with BN)    {c.params:>15,d}  ({c.params / 1e6:.4f} M)")
-        print(f"params (without BN) {c.params_no_bn:>15,d}  ({c.params_no_bn / 1e6:.4f} M)")
-        print(f"MACs (conv + FC)    {c.macs:>15,d}  ({c.macs / 1e9:.4f} G)")
+        print(f"params (with BN)    {c['params']:>15,d}  ({c['params'] / 1e6:.4f} M)")
+        print(f"params (without BN) {c['params_no_bn']:>15,d}  ({c['params_no_bn'] / 1e6:.4f} M)")
+        print(f"MACs (conv + FC)    {c['macs']:>15,d}  ({c['macs'] / 1e9:.4f} G)")
     return 0
 
 
@@ -156,7 +158,7 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("book-check", help="refuse to build a book from missing or failed notebooks")
     p.set_defaults(func=cmd_book_check)
 
-    for extension in ("gconvlib.measure.cli", "gconvlib.train_cli"):
+    for extension in ("gconvlib.measure.cli", "gconvlib.train.cli"):
         try:
             module = __import__(extension, fromlist=["add_subcommands"])
         except ModuleNotFoundError as e:

@@ -1,7 +1,7 @@
 """Reproduce the papers' complexity cells: paper value | reproduced value | difference | verdict.
 
-Every Params/MACs cell in ``data/paper/values.csv`` is mapped to a model variant, the variant
-is built (on PyTorch's ``meta`` device where possible, so WRN-28-80's 2.3 B parameters cost no
+Every Params/MACs cell in ``data/paper/values.csv`` is mapped to a :class:`~gconvlib.models.ModelSpec`,
+the model is built (on PyTorch's ``meta`` device where possible, so WRN-28-80's 2.3 B parameters cost no
 memory) and counted by :mod:`gconvlib.complexity`. Counts are cached in the results store.
 
 Verdicts, judged at the paper's printed precision:
@@ -13,86 +13,25 @@ Verdicts, judged at the paper's printed precision:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import pandas as pd
-import torch
 
 from . import paper as paper_values
-from .complexity import count
-from .layers import ConvScheme
-from .models import create_model
+from .complexity import count_spec
+from .models import ModelSpec
 from .store import ResultsStore
 
-COMPLEXITY_VERSION = 1  # bump when counting changes, so cached counts are recomputed
 UNIT_SCALE = {"M": 1e6, "G": 1e9}
 CSV_COLUMNS = ["paper", "table", "model", "variant", "quantity", "unit", "paper_value", "reproduced_value"]
 
 
-@dataclass(frozen=True)
-class Variant:
-    """One model configuration that a paper reports: the spec of a cached count."""
-
-    model: str            # registry name
-    scheme: str           # conv scheme kind, or the VGG grouping letter / "baseline"
-    k: int | None         # G (e2gc) or g (other grouped schemes)
-    width: int | None = None
-    num_classes: int = 1000
-    input_size: int = 224
-    version: int = COMPLEXITY_VERSION
-    width_mult: float | None = None   # VGG only: narrower model, same group sizes
-
-    @property
-    def label(self) -> str:
-        if self.model.startswith("vgg"):
-            return self.scheme
-        return self.conv_scheme().label
-
-    def conv_scheme(self) -> ConvScheme:
-        if self.scheme == "standard":
-            return ConvScheme()
-        if self.scheme == "e2gc":
-            return ConvScheme("e2gc", group_size=self.k)
-        return ConvScheme(self.scheme, groups=self.k)
-
-    def build(self, device: str | torch.device = "cpu"):
-        kwargs = dict(num_classes=self.num_classes, input_size=self.input_size)
-        if self.width is not None:
-            kwargs["width"] = self.width
-        if self.width_mult is not None:
-            kwargs["width_mult"] = self.width_mult
-        scheme = self.scheme if self.model.startswith("vgg") else self.conv_scheme()
-        with torch.device(device):
-            return create_model(self.model, scheme=scheme, **kwargs)
-
-
-def variant_for(model_key: str, scheme: str, k) -> Variant:
-    """Map a paper's model key (``wrn28_10``, ``mobilenet_v1``, ``vgg13_bn`` ...) to a Variant.
-
-    Class counts follow the papers: ImageNet-1K (1000) for E2GC, WRN-34-2 and MobileNetV2;
-    CIFAR-10 (10) for WRN-28-k (the tables give one count for CIFAR-10 and -100); 1,120
-    Kuzushiji classes for VGG.
-    """
-    k = None if k is None or (isinstance(k, float) and math.isnan(k)) or pd.isna(k) else int(k)
-    if model_key.startswith("wrn28_"):
-        return Variant("wrn28", scheme, k, width=int(model_key.split("_")[1]), num_classes=10, input_size=32)
-    if model_key.startswith("vgg"):
-        return Variant(model_key, scheme, None, num_classes=1120)
-    if scheme == "standard":
-        k = None
-    return Variant(model_key, scheme, k)
-
-
-def count_variant(variant: Variant, store: ResultsStore | None = None) -> dict:
-    """{params, params_no_bn, macs} of a variant, from the store when it was counted before."""
-    store = store or ResultsStore()
-
-    def compute():
-        # FLGC decides its mask from its (real) logits; everything else counts on the meta device.
-        device = "cpu" if variant.scheme == "flgc" else "meta"
-        return count(variant.build(device), variant.input_size).as_dict()
-
-    return store.get_or_compute("complexity", variant, compute)["result"]
+def spec_for(model_key: str, scheme: str, k) -> ModelSpec:
+    """The variant a ``values.csv`` row names (``wrn28_10``, ``fggc``, 8 ...), with the papers'
+    class counts and input sizes, which are each architecture's defaults: ImageNet-1K (1000, 224 px)
+    for E2GC, WRN-34-2 and MobileNetV2; CIFAR-10 (10, 32 px) for WRN-28-k (the tables give one
+    count for CIFAR-10 and -100); 1,120 Kuzushiji classes at 224 px for VGG."""
+    k = None if k is None or pd.isna(k) else int(k)
+    return ModelSpec.from_paper(model_key, scheme, k)
 
 
 def verdict(paper_text: str, reproduced: float) -> str:
@@ -115,8 +54,8 @@ def reproduce_complexity(paper: str | None = None, store: ResultsStore | None = 
     values = values[values["quantity"].isin(["params", "macs"])]
     rows = []
     for _, cell in values.iterrows():
-        variant = variant_for(cell["model"], cell["scheme"], cell["k"])
-        counted = count_variant(variant, store)
+        spec = spec_for(cell["model"], cell["scheme"], cell["k"])
+        counted = count_spec(spec, store)
         if cell["quantity"] == "params":
             convention = paper_values.PARAM_CONVENTION[cell["paper"]]
             raw = counted[convention]
@@ -124,7 +63,7 @@ def reproduce_complexity(paper: str | None = None, store: ResultsStore | None = 
             convention, raw = "macs (conv + FC)", counted["macs"]
         reproduced = raw / UNIT_SCALE[cell["unit"]]
         rows.append(dict(paper=cell["paper"], table=cell["ref"], model=cell["model"],
-                         variant=variant.label, quantity=cell["quantity"], unit=cell["unit"],
+                         variant=spec.label, quantity=cell["quantity"], unit=cell["unit"],
                          paper_value=float(cell["value_text"]), paper_text=cell["value_text"],
                          reproduced_value=round(reproduced, 6), counted=int(raw),
                          difference=round(reproduced - float(cell["value_text"]), 6),

@@ -25,7 +25,7 @@ def test_count_json(capsys, argv, params, params_no_bn, macs):
     code, out, _ = run(capsys, "count", *argv, "--json")
     assert code == 0
     got = json.loads(out)
-    assert set(got) == {"params", "params_no_bn", "macs"}
+    assert set(got) == {"params", "params_no_bn", "macs", "params_trained"}
     for key, want in (("params", params), ("params_no_bn", params_no_bn), ("macs", macs)):
         if want is not None:
             assert got[key] == want
@@ -44,7 +44,7 @@ def test_count_honours_classes_and_input_size(capsys):
     (["resnext50", "--scheme", "fggc", "--groups", "3"], "stage1.block0.grouped (128->128 channels): 3 groups do not divide"),
     (["mobilenet_v1", "--scheme", "e2gc", "--group-size", "64"], "G=64 is larger than its 32 input channels"),
     (["foo"], "unknown model 'foo'"),
-    (["mobilenet_v1", "--scheme", "bogus", "--groups", "2"], "unknown scheme 'bogus'"),
+    (["mobilenet_v1", "--scheme", "bogus", "--groups", "2"], "unknown conv scheme 'bogus'"),
     (["wrn28", "--scheme", "e2gc", "--groups", "2"], "takes a group size G"),
     (["vgg13_bn", "--scheme", "Z"], "unknown VGG grouping scheme 'Z'"),
     (["vgg13_bn", "--groups", "4"], "VGG schemes fix their own group counts"),

@@ -7,13 +7,19 @@ channel-shuffled (Shuffle), or fully learnable groups (FLGC).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from torch import nn
 
-SCHEMES = ("standard", "gc", "e2gc", "fggc", "gc2l", "shuffle", "flgc")
+SCHEMES = ("standard", "gc", "e2gc", "gc2l", "shuffle", "flgc")
+# The E2GC paper calls GC with a fixed number of groups "FgGC": the same layer, another name.
+ALIASES = {"fggc": "gc", "sc": "standard"}
 # schemes whose group count is given directly (the rest: standard has none, e2gc has a size)
-_COUNT_SCHEMES = ("gc", "fggc", "gc2l", "shuffle", "flgc")
+_COUNT_SCHEMES = ("gc", "gc2l", "shuffle", "flgc")
+
+# The one label table: how the papers write each scheme.
+LABELS = {"standard": "SC", "gc": "GC", "e2gc": "E2GC", "gc2l": "GC-2L", "shuffle": "Shuffle", "flgc": "FLGC"}
+PAPER_LABELS = {"e2gc": {"gc": "FgGC"}}  # per-paper names that differ from LABELS
 
 
 class GroupingError(ValueError):
@@ -24,11 +30,14 @@ class GroupingError(ValueError):
 class ConvScheme:
     """How the grouped convolutions of a model are built.
 
-    kind: one of :data:`SCHEMES`.
-    groups: number of groups g (gc, fggc, gc2l, shuffle, flgc).
+    kind: one of :data:`SCHEMES` (``fggc`` is accepted as the E2GC paper's name for ``gc``).
+    groups: number of groups g (gc, gc2l, shuffle, flgc).
     group_size: channels per group G (e2gc: groups = C_in / G in every layer).
     fused: GC-2L only; one grouped conv computes the fine output and the group
         representatives together (the paper's implementation) instead of two convs.
+
+    Its text form round-trips through :meth:`parse`: ``standard``, ``gc:8``, ``e2gc:4``,
+    ``gc2l:8``, ``gc2l:8:unfused``, ``shuffle:4``, ``flgc:4``.
     """
 
     kind: str = "standard"
@@ -37,33 +46,81 @@ class ConvScheme:
     fused: bool = True
 
     def __post_init__(self):
-        if self.kind not in SCHEMES:
+        kind = ALIASES.get(self.kind, self.kind)
+        object.__setattr__(self, "kind", kind)
+        if kind not in SCHEMES:
             raise ValueError(f"unknown conv scheme {self.kind!r}; choose one of {', '.join(SCHEMES)}")
-        if self.kind in _COUNT_SCHEMES:
+        if kind in _COUNT_SCHEMES:
             if self.group_size is not None:
-                raise ValueError(f"scheme {self.kind!r} takes a number of groups, not a group size")
-            _check_positive("groups", self.groups, self.kind)
-        elif self.kind == "e2gc":
+                raise ValueError(f"scheme {kind!r} takes a number of groups, not a group size")
+            _check_positive("groups", self.groups, kind)
+        elif kind == "e2gc":
             if self.groups is not None:
                 raise ValueError("scheme 'e2gc' takes a group size G, not a number of groups")
-            _check_positive("group_size", self.group_size, self.kind)
+            _check_positive("group_size", self.group_size, kind)
         elif self.groups is not None or self.group_size is not None:
             raise ValueError("scheme 'standard' takes neither groups nor group_size")
+        if not isinstance(self.fused, bool):
+            raise ValueError(f"fused must be True or False, got {self.fused!r}")
+        if not self.fused and kind != "gc2l":
+            raise ValueError(f"only gc2l has an unfused form, not {kind!r}")
+
+    # -- text form and labels -----------------------------------------------------------
+    @property
+    def k(self) -> int | None:
+        """The papers' one number per scheme: G for e2gc, g for the other grouped kinds."""
+        return self.group_size if self.kind == "e2gc" else self.groups
+
+    @property
+    def text(self) -> str:
+        if self.kind == "standard":
+            return "standard"
+        return f"{self.kind}:{self.k}" + ("" if self.fused else ":unfused")
+
+    def __str__(self) -> str:
+        return self.text
+
+    @classmethod
+    def parse(cls, text: str) -> ConvScheme:
+        """``"e2gc:4"`` -> ConvScheme("e2gc", group_size=4); the inverse of :attr:`text`."""
+        if isinstance(text, ConvScheme):
+            return text
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"a conv scheme is written like 'standard', 'gc:8', 'e2gc:4' or "
+                             f"'gc2l:8:unfused', got {text!r}")
+        kind, *rest = text.strip().lower().split(":")
+        kind = ALIASES.get(kind, kind)
+        if kind not in SCHEMES:
+            raise ValueError(f"unknown conv scheme {kind!r} in {text!r}; choose one of "
+                             f"{', '.join(SCHEMES)} (or fggc, the E2GC paper's name for gc)")
+        fused = True
+        if rest and rest[-1] in ("fused", "unfused"):
+            fused = rest.pop() == "fused"
+        if kind == "standard":
+            if rest:
+                raise ValueError(f"scheme 'standard' takes no number, got {text!r}")
+            return cls(fused=fused)
+        what = "group size G" if kind == "e2gc" else "number of groups g"
+        if len(rest) != 1 or not rest[0].isdigit():
+            raise ValueError(f"scheme {kind!r} is written '{kind}:<{what.split()[-1]}>' (its {what}), got {text!r}")
+        k = int(rest[0])
+        return cls(kind, group_size=k, fused=fused) if kind == "e2gc" else cls(kind, groups=k, fused=fused)
+
+    def label_for(self, paper: str | None = None) -> str:
+        """The scheme as ``paper`` writes it, e.g. ``E2GC G=4``, ``FgGC g=8`` (E2GC), ``GC g=8``."""
+        name = PAPER_LABELS.get(paper, {}).get(self.kind, LABELS[self.kind])
+        if self.kind == "standard":
+            return name
+        letter = "G" if self.kind == "e2gc" else "g"
+        return f"{name} {letter}={self.k}" + ("" if self.fused else " (unfused)")
 
     @property
     def label(self) -> str:
-        """Short name as the papers write it, e.g. ``E2GC G=4`` or ``GC-2L g=8``."""
-        names = {"standard": "SC", "gc": "GC", "e2gc": "E2GC", "fggc": "FgGC",
-                 "gc2l": "GC-2L", "shuffle": "Shuffle", "flgc": "FLGC"}
-        if self.kind == "standard":
-            return "SC"
-        if self.kind == "e2gc":
-            return f"E2GC G={self.group_size}"
-        return f"{names[self.kind]} g={self.groups}"
+        return self.label_for(None)
 
     def one_level(self) -> ConvScheme:
         """The same grouping without GC-2L's coarse path (MobileNetV2's last 1x1, REFERENCE §3)."""
-        return replace(self, kind="gc") if self.kind == "gc2l" else self
+        return ConvScheme("gc", groups=self.groups) if self.kind == "gc2l" else self
 
     def num_groups(self, in_channels: int, out_channels: int, name: str = "conv") -> int:
         if self.kind == "standard":
@@ -127,11 +184,3 @@ def create_conv2d(in_channels: int, out_channels: int, kernel_size: int, stride:
     if scheme.kind == "flgc":
         return FLGCConv2d(in_channels, out_channels, groups=g, **common)
     return nn.Conv2d(in_channels, out_channels, groups=g, **common)
-
-
-def parse_scheme(kind: str, groups: int | None = None, group_size: int | None = None,
-                 **kw) -> ConvScheme:
-    """Build a scheme from loose user input (CLI, notebook parameters)."""
-    if kind == "e2gc" and group_size is None and groups is not None:
-        raise ValueError("scheme 'e2gc' is set by its group size: use group_size (--group-size G)")
-    return ConvScheme(kind=kind, groups=groups, group_size=group_size, **kw)

@@ -34,7 +34,7 @@ class MobileNetV1(nn.Module):
         return self.fc(self.pool(self.features(x)).flatten(1))
 
 
-@register_model
+@register_model(paper="e2gc")
 def mobilenet_v1(scheme: ConvScheme = ConvScheme("e2gc", group_size=1), num_classes: int = 1000,
                  input_size: int = 224) -> MobileNetV1:
     return MobileNetV1(scheme, num_classes, input_size)

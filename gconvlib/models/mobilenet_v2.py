@@ -55,6 +55,6 @@ class MobileNetV2(nn.Module):
         return self.classifier(self.pool(self.features(x)).flatten(1))
 
 
-@register_model
+@register_model(paper="gc2l")
 def mobilenet_v2(scheme: ConvScheme = STANDARD, num_classes: int = 1000, input_size: int = 224) -> MobileNetV2:
     return MobileNetV2(scheme, num_classes, input_size)

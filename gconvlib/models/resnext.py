@@ -49,7 +49,7 @@ class ResNeXt(nn.Module):
         return self.fc(self.pool(self.blocks(self.stem(x))).flatten(1))
 
 
-@register_model
-def resnext50(scheme: ConvScheme = ConvScheme("fggc", groups=32), num_classes: int = 1000,
+@register_model(paper="e2gc")
+def resnext50(scheme: ConvScheme = ConvScheme("gc", groups=32), num_classes: int = 1000,
               input_size: int = 224) -> ResNeXt:
     return ResNeXt(scheme, num_classes, input_size)

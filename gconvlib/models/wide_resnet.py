@@ -99,12 +99,12 @@ class WideResNetImageNet(nn.Module):
         return self.fc(self.pool(self.blocks(self.stem(x))).flatten(1))
 
 
-@register_model
+@register_model(paper="gc2l")
 def wrn28(scheme: ConvScheme = STANDARD, width: int = 10, num_classes: int = 10, input_size: int = 32,
           dropout: float = 0.0) -> WideResNetCIFAR:
     return WideResNetCIFAR(28, width, scheme, num_classes, input_size, dropout)
 
 
-@register_model
+@register_model(paper="gc2l")
 def wrn34_2(scheme: ConvScheme = STANDARD, num_classes: int = 1000, input_size: int = 224) -> WideResNetImageNet:
     return WideResNetImageNet(scheme, num_classes, input_size)
