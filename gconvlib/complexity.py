@@ -59,6 +59,7 @@ class Complexity:
     params: int         # all trainable parameters as deployed, BN included
     params_no_bn: int   # the same without BatchNorm's weight and bias
     macs: int           # conv + FC multiply-accumulates for one input
+    params_trained: int = 0  # every nn.Parameter while training (FLGC: dense weight + group logits)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -128,7 +129,7 @@ def count(model: nn.Module, input_size: int | tuple[int, int] | None = None) -> 
     """Parameters (with and without BN) and MACs of one forward pass."""
     params, params_no_bn = count_params(model)
     macs = sum(layer.macs for layer in layer_stats(model, input_size))
-    return Complexity(params, params_no_bn, macs)
+    return Complexity(params, params_no_bn, macs, sum(p.numel() for p in model.parameters()))
 
 
 # -- E2GC paper, Table II and Fig. 3 ------------------------------------------------------
@@ -208,3 +209,17 @@ def per_processor_params(model: nn.Module, groups: int) -> int:
         else:
             replicated += _own_params(m)
     return split // groups + replicated
+
+
+def count_spec(spec, store=None) -> dict:
+    """``{params, params_no_bn, macs}`` of a :class:`~gconvlib.models.ModelSpec`, read from the
+    results store when it was counted before with the same code (see :mod:`gconvlib.store`)."""
+    from .store import ResultsStore
+
+    def compute():
+        # FLGC decides its mask from its (real) logits; everything else counts on the meta device.
+        return count(spec.build("cpu" if spec.kind == "flgc" else "meta"), spec.input_size).as_dict()
+
+    store = store or ResultsStore()
+    return store.get_or_compute("complexity", spec, compute,
+                                code=(__name__, *spec.code_modules()))["result"]
