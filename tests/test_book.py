@@ -1,6 +1,8 @@
 """End to end: papermill runs every notebook (smoke profile), the book builds offline, and a
-real headless browser opens every page, finds tables and figures, and sees no failed or
-remote resource loads."""
+real headless browser opens every page, finds tables and figures, sees no failed or remote
+resource loads, and sees what a reader should: the parameters as one table, code folded, no
+parameter cells, no long or stderr outputs, no warnings, nothing wider than the page."""
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -13,6 +15,22 @@ from gconvlib import pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
+VIEWPORT = {"width": 1280, "height": 900}   # a laptop's browser window
+
+
+def chromium_path() -> str:
+    """The browser `make test` found or installed (GCONV_CHROMIUM), else whatever tests/chromium.py
+    finds now. No browser is a failure that says how to get one, never a skip."""
+    spec = importlib.util.spec_from_file_location("gconv_tools_chromium", ROOT / "tests" / "chromium.py")
+    chromium = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(chromium)
+    try:
+        path = chromium.find()
+    except chromium.NotUsable as e:
+        pytest.fail(str(e))
+    if path is None:
+        pytest.fail(f"{chromium.HOW_TO_INSTALL} (or run `make test`, which installs one)")
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +40,7 @@ def built_book(tmp_path_factory):
     book.mkdir()
     for name in ("_config.yml", "_toc.yml", "methods.md"):
         shutil.copy(ROOT / "book" / name, book / name)
+    shutil.copytree(ROOT / "book" / "_assets", book / "_assets")
     mathjax = ROOT / "book" / "_mathjax"
     assert (mathjax / "mathjax" / "tex-chtml.js").exists(), \
         "book/_mathjax/mathjax is missing: `make test` fetches MathJax (npm mathjax@3) first"
@@ -31,7 +50,7 @@ def built_book(tmp_path_factory):
     for key, value in env.items():
         mp.setenv(key, value)
     try:
-        assert pipeline.run_notebooks("smoke") == 0
+        assert pipeline.run_notebooks("smoke") == 0, "a notebook failed: its name and error are in stderr"
         log = subprocess.run([str(Path(sys.executable).with_name("jupyter-book")), "build", str(book),
                               "--warningiserror", "--keep-going", "--quiet"],
                              capture_output=True, text=True, timeout=600)
@@ -47,7 +66,9 @@ def test_every_notebook_ran_without_errors_and_records_papermill_parameters(buil
         assert nb["metadata"]["papermill"]["parameters"]["profile"] == "smoke"
         assert not pipeline.has_error_output(built_book / "_generated" / f"{name}.ipynb")
         tags = [c.get("metadata", {}).get("tags", []) for c in nb["cells"]]
-        assert ["injected-parameters"] in tags
+        assert ["injected-parameters", "remove-cell"] in tags
+        raw = json.loads((built_book / "_generated" / "_papermill" / f"{name}.ipynb").read_text())
+        assert raw["metadata"]["papermill"]["parameters"]["profile"] == "smoke", "papermill's record is kept"
 
 
 def test_toc_lists_every_notebook(built_book):
@@ -65,24 +86,55 @@ def test_rerun_with_nothing_changed_redoes_nothing(built_book, monkeypatch, caps
     assert capsys.readouterr().out.count("up to date, skipped") == len(before)
 
 
-def test_browser_opens_every_page_without_failed_or_remote_loads(built_book):
+# What a reader sees on a page, measured in the browser.
+PAGE_FACTS = """(max_lines) => {
+  const article = document.querySelector('.bd-article') || document.body;
+  const right = article.getBoundingClientRect().right;
+  const shown = (el) => el.checkVisibility ? el.checkVisibility() : el.getClientRects().length > 0;
+  const scrolls = (el) => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
+  const cut = [];
+  for (const wide of article.querySelectorAll('table, pre')) {
+    if (!shown(wide)) continue;            // e.g. the code of a folded cell
+    let box = null;
+    for (let el = wide; el && el !== article; el = el.parentElement) if (scrolls(el)) { box = el; break; }
+    const edge = (box || wide).getBoundingClientRect().right;
+    if (edge > right + 1 || (!box && wide.scrollWidth > wide.clientWidth + 1))
+      cut.push(wide.tagName.toLowerCase() + (wide.className ? '.' + wide.className : ''));
+  }
+  const streams = Array.from(document.querySelectorAll('.cell_output .output.stream, .cell_output .output.stderr'));
+  return {
+    pageWidth: document.documentElement.scrollWidth, windowWidth: window.innerWidth, cutTables: cut,
+    parameterTables: document.querySelectorAll('table.gconv-parameters').length,
+    text: document.body.textContent,
+    codeInputs: document.querySelectorAll('.cell_input').length,
+    codeInputsShown: Array.from(document.querySelectorAll('.cell_input')).filter(shown).length,
+    toggles: document.querySelectorAll('details.hide.above-input').length,
+    stderr: document.querySelectorAll('.cell_output .output.stderr').length,
+    longStreams: streams.map(s => s.innerText.trim().split('\\n').length).filter(n => n > max_lines),
+    warnings: Array.from(document.querySelectorAll('.cell_output')).map(o => o.textContent)
+      .filter(t => /\\w+Warning\\b/.test(t)).map(t => t.slice(0, 200)),
+  };
+}"""
+
+
+def check_pages(html: Path, names: list[str], executable: str) -> tuple[list, dict]:
+    """Open every page; return (failed or remote loads, facts per page)."""
     from playwright.sync_api import sync_playwright
 
-    html = built_book / "_build" / "html"
-    pages = ["methods.html"] + [f"_generated/{n}.html" for n in pipeline.available_notebooks()]
+    pages = ["methods.html"] + [f"_generated/{n}.html" for n in names]
     problems, seen = [], {}
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
+        browser = p.chromium.launch(executable_path=executable, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run"])
-        page = browser.new_page()
+        page = browser.new_page(viewport=VIEWPORT)
         page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
         page.on("request", lambda r: r.url.startswith(("file:", "data:", "blob:", "about:"))
                 or problems.append(f"remote: {r.url}"))
         # the book's root index.html is a redirect to the landing page: follow it
         page.goto((html / "index.html").as_uri())
         page.wait_for_url("**/_generated/index.html")
-        landing_title = page.title()
+        seen["landing_title"] = page.title()
         for rel in pages:
             page.goto((html / rel).as_uri())
             page.wait_for_load_state("load")
@@ -91,16 +143,61 @@ def test_browser_opens_every_page_without_failed_or_remote_loads(built_book):
                 tables=page.locator("table").count(),
                 images=page.evaluate("Array.from(document.images).filter(i => i.src.includes('_images'))"
                                      ".map(i => i.complete && i.naturalWidth > 0)"),
-                math=page.locator("mjx-container").count())
+                math=page.locator("mjx-container").count(),
+                **page.evaluate(PAGE_FACTS, pipeline.MAX_STREAM_LINES))
         browser.close()
+    return problems, seen
+
+
+def reader_problems(rel: str, info: dict, notebook: dict | None) -> list[str]:
+    """What a newcomer should not meet on a page of the book."""
+    found = []
+    if info["pageWidth"] > info["windowWidth"]:
+        found.append(f"the page is {info['pageWidth']} px wide in a {info['windowWidth']} px window")
+    if info["cutTables"]:
+        found.append(f"tables or code cut at the right edge (no scrolling): {info['cutTables']}")
+    if notebook is None:
+        return found
+    if info["parameterTables"] != 1:
+        found.append(f"{info['parameterTables']} 'Parameters of this run' tables, not 1")
+    for cell in notebook["cells"]:
+        tags = cell.get("metadata", {}).get("tags", [])
+        source = "".join(cell["source"]).strip()
+        if {"parameters", "injected-parameters"} & set(tags) and source and source in info["text"]:
+            found.append(f"a {tags[0]} cell is on the page: {source[:60]!r}")
+    if info["codeInputsShown"]:
+        found.append(f"{info['codeInputsShown']} of {info['codeInputs']} code cells shown unfolded")
+    if info["stderr"]:
+        found.append(f"{info['stderr']} stderr outputs")
+    if info["longStreams"]:
+        found.append(f"text outputs of {info['longStreams']} lines (at most {pipeline.MAX_STREAM_LINES})")
+    if info["warnings"]:
+        found.append(f"warnings in outputs: {info['warnings']}")
+    return found
+
+
+def test_browser_opens_every_page_without_failed_or_remote_loads(built_book):
+    html = built_book / "_build" / "html"
+    names = pipeline.available_notebooks()
+    problems, seen = check_pages(html, names, chromium_path())
     assert problems == []
-    assert "Grouped convolution, reproduced" in landing_title
+    assert "Grouped convolution, reproduced" in seen["landing_title"]
     for rel, info in seen.items():
         if rel.startswith("_generated/") and "index" not in rel:
-            assert info["tables"] >= 2, (rel, info)
-            assert info["images"] and all(info["images"]), (rel, info)
+            assert info["tables"] >= 2, (rel, info["tables"])
+            assert info["images"] and all(info["images"]), (rel, info["images"])
+            assert info["toggles"] >= 1, (rel, "no folded code cell")
     assert seen["methods.html"]["math"] > 0, "MathJax (local copy) rendered no formula"
     assert seen["_generated/index.html"]["tables"] >= 2  # value kinds + reproduction status
+    issues = {}
+    for rel, info in seen.items():
+        if rel == "landing_title":
+            continue
+        name = Path(rel).stem if rel.startswith("_generated/") else None
+        notebook = json.loads((built_book / "_generated" / f"{name}.ipynb").read_text()) if name else None
+        if found := reader_problems(rel, info, notebook):
+            issues[rel] = found
+    assert issues == {}
 
 
 def test_failing_notebook_is_named_and_kept_out_of_the_book(tmp_path, monkeypatch, capsys):

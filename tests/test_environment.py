@@ -18,3 +18,11 @@ def test_pins_agree_between_pyproject_and_environment_yml():
     assert conda_pins == pyproject
     assert all(re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[\w.]+", d) for d in pyproject), "every dependency pinned"
     assert "torch==2.14.1" in pyproject and "torchvision==0.29.1" in pyproject
+
+
+def test_make_lab_extra_and_the_store_lock_are_pinned():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "filelock==4.3.1" in project["dependencies"]          # the results store's per-key lock
+    lab = set(project["optional-dependencies"]["lab"])              # `make lab`
+    assert {d.split("==")[0] for d in lab} == {"jupyterlab", "ipywidgets"}
+    assert "lab" in (ROOT / "Makefile").read_text() and "'.[test,lab]'" in (ROOT / "Makefile").read_text()
