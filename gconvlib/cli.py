@@ -114,6 +114,10 @@ def cmd_tables(args) -> int:
     if args.paper not in (None, "e2gc", "gc2l", "vgg"):
         raise UsageError(f"unknown paper {args.paper!r}; choose e2gc, gc2l or vgg")
     table = reproduce_complexity(args.paper)
+    if args.paper == "vgg":
+        print("The VGG paper prints no Params or MACs values (its Fig. 10 is a plot); count them with "
+              "`gconv count vgg13_bn --scheme E` (computed, not published).")
+        return 0
     if args.csv:
         print(table[CSV_COLUMNS].to_csv(index=False), end="")
     else:

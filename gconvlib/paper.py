@@ -11,8 +11,8 @@ paper
     ``e2gc`` | ``gc2l`` | ``vgg`` (see :data:`PAPERS`).
 ref
     Where the number is printed: ``Table III``, ``Table IV`` (E2GC), ``Table 1`` ..
-    ``Table 4`` (GC-2L), ``Abstract``, ``Sec. IV``, ``Sec. 5.1``, ... for text claims,
-    ``Fig. 10`` for the VGG figure (whose values are not in the text, see *source*).
+    ``Table 4`` (GC-2L), ``Abstract``, ``Sec. IV``, ``Sec. 5.1``, ... for text claims.
+    (The VGG paper's Fig. 10 is a plot whose values are not in the text: it has no rows.)
     GC-2L Tables 1 and 3 repeat some rows; both copies are kept (different ``ref``).
 model
     ``mobilenet_v1``, ``resnext50`` (E2GC); ``wrn28_10``, ``wrn34_2``,
@@ -33,9 +33,13 @@ quantity
     ``train_loss``, ``val_loss``, ``val_acc_drop``, ``test_acc_drop``, ``macs_drop``,
     ``inference_time_drop`` (decreases vs the VGG baseline), ``energy_gain`` (E2GC "X%
     more energy-efficient"), ``dataset_size`` (split in *note*: train/val/test/total),
-    ``num_classes``, and three added for E2GC/VGG text claims that fit nothing else:
-    ``top1_gain`` (E2GC Sec. V, relative top-1 gain G=1 -> G=2), ``macs_ratio`` and
-    ``params_ratio`` (E2GC Sec. IV, "≈5x MACs", "4x parameters"). See :data:`QUANTITIES`.
+    ``num_classes``, and some added for text claims that fit nothing else: ``top1_gain``
+    (E2GC Sec. V, relative top-1 gain G=1 -> G=2), ``macs_ratio`` and ``params_ratio``
+    (E2GC Sec. IV, "≈5x MACs", "4x parameters"; GC-2L Sec. 4.1.2, "doubling cuts the number
+    of parameters by half"), ``wall_clock_ratio`` (GC-2L Sec. 4.1.2, training time "reduced
+    by about half" / "almost a third" / the ideal "quarter" when the processor count
+    doubles; number words: half = 0.5, a third = 0.33, quarter = 0.25) and ``split_ratio``
+    (VGG Sec. 3.2, the split "16:4:5", one row per split). See :data:`QUANTITIES`.
 dataset
     ``ImageNet-1K``, ``Food-101``, ``CIFAR-10``, ``CIFAR-100``, ``ImageNet``,
     ``Kuzushiji``; empty where not applicable (params, MACs, EPF).
@@ -45,21 +49,23 @@ batch_size
     1 / 4 / 16 for E2GC EPF rows, else empty. Nullable ``Int64`` after loading.
 unit
     ``M`` / ``G`` (millions / billions, exactly as the table header: E2GC MobileNet-V1
-    MACs x10^6, ResNeXt-50 MACs x10^9), ``mJ``, ``%``, ``s`` (wall clock converted from
+    MACs x10^6, ResNeXt-50 MACs x10^9; ``M`` / ``K`` also for dataset sizes printed as
+    "1.2M" and "50K", kept at their printed precision), ``mJ``, ``%``, ``s`` (wall clock converted from
     "49h 42m 57s"; the printed string is in *note*), ``count``, ``x`` (ratios), or empty
     (losses). See :data:`UNITS`.
 value
-    The number as printed (trailing zeros kept in the CSV, e.g. ``4.20``). After loading
-    ``value`` is a float and the printed string is kept in ``value_text``.
+    The number as printed (trailing zeros kept in the CSV, e.g. ``4.20``; a number word as
+    its value, see ``wall_clock_ratio``). After loading ``value`` is a float and the
+    printed string is kept in ``value_text``.
 source
-    ``text``: printed in the paper. ``reference``: not in the paper's text; the VGG
-    Params/MACs of Fig. 10 (an image missing from the text) are the computed counts of
-    ``REFERENCE.md`` §5.
+    ``text``: printed in the paper (every row). Numbers computed here are never rows of
+    this file: the VGG paper prints no Params or MACs (REFERENCE.md §5 has the computed
+    counts).
 note
     Free text. For text claims it holds the sentence as ``printed: "..."`` (verbatim from
     the paper text), plus how the number relates to the tables; ambiguous numbers are
-    flagged ``AMBIGUOUS``. For ``dataset_size`` rows it starts with the split
-    (``train``/``val``/``test``/``total``); for ranges with ``min``/``max``.
+    flagged ``AMBIGUOUS``. For ``dataset_size`` and ``split_ratio`` rows it starts with the
+    split (``train``/``val``/``test``/``total``); for ranges with ``min``/``max``.
 
 Counting conventions (``REFERENCE.md`` §1): E2GC counts parameters *without* BatchNorm,
 GC-2L and VGG *with* it (:data:`PARAM_CONVENTION`). GC-2L Tables 1 and 3 head the column
@@ -77,6 +83,7 @@ Example::
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +138,9 @@ QUANTITIES: dict[str, tuple[frozenset[str], str]] = {
     "top1_gain": (frozenset({"%"}), "relative top-1 accuracy gain"),
     "macs_ratio": (frozenset({"x"}), "ratio of MACs between two variants"),
     "params_ratio": (frozenset({"x"}), "ratio of parameters between two variants"),
-    "dataset_size": (frozenset({"count"}), "number of samples in a split (split in note)"),
+    "wall_clock_ratio": (frozenset({"x"}), "ratio of training wall-clock times when the processor count doubles"),
+    "split_ratio": (frozenset({""}), "a split's part of a printed train:val:test ratio (split in note)"),
+    "dataset_size": (frozenset({"count", "M", "K"}), "number of samples in a split (split in note)"),
     "num_classes": (frozenset({"count"}), "number of classes"),
 }
 
@@ -149,7 +158,13 @@ def values_path() -> Path:
 
 
 def _read() -> pd.DataFrame:
-    raw = pd.read_csv(values_path(), dtype=str, keep_default_na=False)
+    path = values_path()
+    return _read_cached(str(path), path.stat().st_mtime_ns).copy()
+
+
+@lru_cache(maxsize=2)
+def _read_cached(path: str, mtime_ns: int) -> pd.DataFrame:
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     if tuple(raw.columns) != COLUMNS:
         raise ValueError(f"{values_path()}: columns {list(raw.columns)} != {list(COLUMNS)}")
     df = raw.copy()

@@ -68,48 +68,6 @@ def reproduce_complexity(paper: str | None = None, store: ResultsStore | None = 
                          reproduced_value=round(reproduced, 6), counted=int(raw),
                          difference=round(reproduced - float(cell["value_text"]), 6),
                          verdict=verdict(cell["value_text"], reproduced),
-                         convention=convention, source=cell["source"]))
-    return pd.DataFrame(rows)
-
-
-def summarize(table: pd.DataFrame) -> pd.DataFrame:
-    """Counts of verdicts per paper and table."""
-    return (table.groupby(["paper", "table", "verdict"]).size().unstack("verdict", fill_value=0)
-            .reset_index())
-
-
-# -- the complexity side of the E2GC paper's observations ---------------------------------
-# (model, variant a, variant b, quantity, relation the paper states, where)
-COMPARABLE_WITHIN = 0.10  # "comparable" read as: within 10 % of each other
-E2GC_COMPLEXITY_CLAIMS = [
-    ("mobilenet_v1", "E2GC G=32", "FgGC g=8", "macs", "comparable", "Obs. 1"),
-    ("mobilenet_v1", "E2GC G=32", "FgGC g=16", "params", "comparable", "Obs. 1"),
-    ("resnext50", "E2GC G=8", "FgGC g=32", "macs", "comparable", "Obs. 1 (text says G=6; no such row, G=8 assumed)"),
-    ("resnext50", "E2GC G=16", "FgGC g=32", "params", "comparable", "Obs. 1"),
-    ("mobilenet_v1", "FgGC g=32", "E2GC G=8", "macs", "comparable", "Obs. 2"),
-    ("mobilenet_v1", "FgGC g=32", "E2GC G=8", "params", "higher", "Obs. 2"),
-    ("resnext50", "FgGC g=8", "E2GC G=8", "macs", "comparable", "Obs. 2"),
-    ("resnext50", "FgGC g=8", "E2GC G=8", "params", "higher", "Obs. 2"),
-    ("mobilenet_v1", "FgGC g=2", "E2GC G=1", "macs", "about 5x", "Obs. 4"),
-    ("mobilenet_v1", "FgGC g=2", "E2GC G=1", "params", "about 4x", "Obs. 4"),
-]
-
-
-def e2gc_complexity_claims(table: pd.DataFrame) -> pd.DataFrame:
-    """Judge each claim on our exact counts (and, beside it, on the paper's own numbers)."""
-    rows = []
-    for model, a, b, quantity, relation, where in E2GC_COMPLEXITY_CLAIMS:
-        cells = table[(table.model == model) & (table.quantity == quantity)].set_index("variant")
-        ours = cells.loc[a, "reproduced_value"] / cells.loc[b, "reproduced_value"]
-        theirs = cells.loc[a, "paper_value"] / cells.loc[b, "paper_value"]
-        if relation == "comparable":
-            holds = abs(ours - 1) <= COMPARABLE_WITHIN
-        elif relation == "higher":
-            holds = ours > 1 + COMPARABLE_WITHIN
-        else:  # "about Nx": within 10 % of N
-            factor = float(relation.split()[1].rstrip("x"))
-            holds = abs(ours / factor - 1) <= COMPARABLE_WITHIN
-        rows.append(dict(where=where, model=model, claim=f"{a} has {relation} {quantity} vs {b}",
-                         ratio_paper=round(theirs, 3), ratio_reproduced=round(ours, 3),
-                         verdict="holds" if holds else "does not hold"))
-    return pd.DataFrame(rows)
+                         convention=convention, source=cell["source"], spec=spec.text))
+    return pd.DataFrame(rows, columns=[*CSV_COLUMNS, "paper_text", "counted", "difference", "verdict",
+                                       "convention", "source", "spec"])

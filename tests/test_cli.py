@@ -57,14 +57,20 @@ def test_bad_input_gets_a_clear_error(capsys, argv, message):
 
 
 def test_tables_csv(capsys):
-    code, out, _ = run(capsys, "tables", "--paper", "vgg", "--csv")
+    code, out, _ = run(capsys, "tables", "--paper", "e2gc", "--csv")
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
     assert list(rows[0]) == ["paper", "table", "model", "variant", "quantity", "unit", "paper_value",
                              "reproduced_value"]
-    assert len(rows) == 12
-    e_macs = next(r for r in rows if r["variant"] == "E" and r["quantity"] == "macs")
-    assert e_macs["unit"] == "G" and abs(float(e_macs["reproduced_value"]) - 2.35) < 0.005
+    assert len(rows) == 44  # Tables III and IV: 11 variants x 2 models x (Params, MACs)
+    g32 = next(r for r in rows if r["variant"] == "E2GC G=32" and r["quantity"] == "macs"
+               and r["model"] == "mobilenet_v1")
+    assert g32["unit"] == "M" and abs(float(g32["reproduced_value"]) - 1107.705856) < 1e-6
+
+
+def test_tables_says_the_vgg_paper_prints_no_counts(capsys):
+    code, out, err = run(capsys, "tables", "--paper", "vgg")
+    assert code == 0 and "prints no Params or MACs" in out
 
 
 def test_layers_lists_every_conv_and_fc(capsys):

@@ -63,7 +63,7 @@ def test_loaded_types(df):
 
 def test_categorical_columns(df):
     assert set(df["paper"]) == set(pv.PAPERS)
-    assert set(df["source"]) <= {"text", "reference"}
+    assert set(df["source"]) == {"text"}  # every row is printed in a paper
     assert set(df["quantity"]) <= set(pv.QUANTITIES)
     assert set(df["dataset"]) <= {"", "ImageNet-1K", "Food-101", "CIFAR-10", "CIFAR-100",
                                   "ImageNet", "Kuzushiji"}
@@ -107,19 +107,40 @@ def test_no_duplicate_keys_within_ref(df):
     assert dup.empty, dup
     # rows told apart only by note are the split / min-max ones
     by_key = df[df[KEY].astype(str).duplicated(keep=False)]
-    assert set(by_key["quantity"]) <= {"dataset_size", "train_loss", "val_loss"}
+    assert set(by_key["quantity"]) <= {"dataset_size", "split_ratio", "train_loss", "val_loss"}
     for note in by_key["note"]:
         assert re.match(r"(train|val|test|total|min|max)\b", note), note
 
 
-def test_source_reference_only_for_vgg_fig10(df):
-    ref = df[df["source"] == "reference"]
-    assert set(ref["paper"]) == {"vgg"} and set(ref["ref"]) == {"Fig. 10"}
-    assert len(ref) == 12
-    assert ref["note"].str.startswith("figure values not in the text; REFERENCE.md §5").all()
-    assert set(zip(ref["scheme"], ref["quantity"], ref["unit"])) == {
-        (s, q, u) for s in ("baseline", "A", "B", "C", "D", "E") for q, u in (("params", "M"), ("macs", "G"))
-    }
+def test_no_computed_values_for_the_vgg_paper(df):
+    """The VGG paper prints no Params or MACs (Fig. 10 is a plot whose values are not in the text):
+    values.csv holds no numbers of our own computation for it."""
+    vgg = df[df["paper"] == "vgg"]
+    assert "Fig. 10" not in set(vgg["ref"])
+    assert not vgg["quantity"].isin(["params", "macs"]).any()
+    assert not (df["source"] == "reference").any()
+
+
+def test_gc2l_sec412_number_words(df):
+    """'reduced by about half' / 'almost a third' / ideal 'quarter' / params 'by half' (Sec. 4.1.2)."""
+    rows = df[(df["paper"] == "gc2l") & (df["ref"] == "Sec. 4.1.2")]
+    got = {(r.model, r.quantity): r.value_text for r in rows.itertuples()}
+    assert got == {("wrn28_40", "wall_clock_ratio"): "0.5", ("wrn28_60", "wall_clock_ratio"): "0.33",
+                   ("wrn28_80", "wall_clock_ratio"): "0.33", ("", "wall_clock_ratio"): "0.25",
+                   ("", "params_ratio"): "0.5"}
+    assert set(rows["unit"]) == {"x"} and set(rows["scheme"]) == {"gc2l"} and rows["k"].isna().all()
+    assert set(rows.loc[rows["model"] != "", "device"]) == {"Titan RTX"}
+    # the params ratio is what Table 2 prints when P doubles
+    for width in (40, 60, 80):
+        p = {k: pv.lookup("gc2l", "Table 2", f"wrn28_{width}", s, k, "params")
+             for s, k in (("standard", 1), ("gc2l", 2), ("gc2l", 4))}
+        assert abs(p[2] / p[1] - 0.5) < 0.002 and abs(p[4] / p[2] - 0.5) < 0.002
+
+
+def test_vgg_split_ratio_rows(df):
+    rows = df[df["quantity"] == "split_ratio"]
+    assert [(r.note.split(";")[0], r.value) for r in rows.itertuples()] == [("train", 16), ("val", 4), ("test", 5)]
+    assert set(rows["paper"]) == {"vgg"} and set(rows["dataset"]) == {"Kuzushiji"}
 
 
 # ------------------------------------------------------------- completeness
@@ -147,7 +168,9 @@ def test_row_counts_per_table(df):
     assert counts[("gc2l", "Table 2")] == 9 * 3
     assert counts[("gc2l", "Table 3")] == 16 * 3 + 16 * 2
     assert counts[("gc2l", "Table 4")] == 13 * 2
-    assert counts[("vgg", "Fig. 10")] == 12
+    assert ("vgg", "Fig. 10") not in counts
+    assert counts[("gc2l", "Sec. 4.1.2")] == 5
+    assert len(df) == 450
 
     def variants(ref, model):
         t = df[(df["paper"] == "gc2l") & (df["ref"] == ref) & (df["model"] == model)]
@@ -237,9 +260,13 @@ def test_printed_decimals_kept(df):
 # ------------------------------------------------------ against paper text
 
 
+NUMBER_WORDS = {"half": 0.5, "a third": 0.33, "quarter": 0.25}
+
+
 def _numbers_in(fragment: str) -> set[float]:
-    """Numbers a printed fragment states (commas, K/M suffixes and 'XXh YYm ZZs')."""
-    out = set()
+    """Numbers a printed fragment states (commas, K/M suffixes, 'XXh YYm ZZs' and the number
+    words of GC-2L Sec. 4.1.2: half, a third, quarter)."""
+    out = {v for word, v in NUMBER_WORDS.items() if re.search(rf"\b{word}\b", fragment)}
     for num, suffix in re.findall(r"(\d[\d,]*(?:\.\d+)?)\s*([KM]?)", fragment):
         v = float(num.replace(",", ""))
         out.add(v)
@@ -362,7 +389,8 @@ def test_lookup_values_and_errors():
     assert pv.lookup("e2gc", "Table III", "mobilenet_v1", "e2gc", 32, "epf", device="P100", batch_size=4) == 281
     assert pv.lookup("gc2l", "Table 1", "wrn28_10", "standard", 1, "error", dataset="CIFAR-100") == 18.95
     assert pv.lookup("gc2l", "Table 3", "wrn34_2", "flgc", 16, "error") == 62.02
-    assert pv.lookup("vgg", "Fig. 10", "vgg13_bn", "E", None, "macs") == 2.35
+    with pytest.raises(KeyError, match="no published value"):
+        pv.lookup("vgg", "Fig. 10", "vgg13_bn", "E", None, "macs")  # the paper prints no MACs
     with pytest.raises(KeyError, match="no published value"):
         pv.lookup("gc2l", "Table 4", "mobilenet_v2", "gc2l", 16, "error")  # Table 4 stops at g=8
     with pytest.raises(KeyError, match="no published value"):
