@@ -33,7 +33,7 @@ from typing import TextIO
 
 import yaml
 
-from .report import CHAPTERS
+from .chapters import CHAPTERS
 from .store import ROOT
 
 PROFILES = ("smoke", "quick", "paper")
@@ -41,8 +41,12 @@ PACKAGE = "gconvlib"   # a notebook's stamp covers the modules of this package i
 
 # Execution order (book order); notebooks not written yet are skipped. The landing page runs
 # last because it summarizes the others.
-NOTEBOOKS = [name for name, _paper, _what in CHAPTERS] + ["index"]
-WHAT = {name: what for name, _paper, what in CHAPTERS} | {"index": "the landing page: reproduction status"}
+# Summary pages run after the chapters, whose judged claims they read: they re-run whenever a
+# chapter ran, and the landing page is last.
+SUMMARIES = {"claims": "every claim of the three papers with its verdict",
+             "index": "the landing page: reproduction status"}
+NOTEBOOKS = [c.name for c in CHAPTERS] + list(SUMMARIES)
+WHAT = {c.name: c.reproduces for c in CHAPTERS} | SUMMARIES
 
 # The book shows a stdout block of at most this many lines (longer ones: the last lines).
 MAX_STREAM_LINES = 6
@@ -588,7 +592,7 @@ def run_notebooks(profile: str = "quick", overrides: list[str] | None = None,
         stamp = stamp_for(name, params, data)
         up_to_date = (raw.exists() and stamp_file.exists() and stamp_file.read_text() == stamp
                       and not has_error_output(raw))
-        again = name == "index" and executed_any
+        again = name in SUMMARIES and executed_any
         if up_to_date and not force and not again:
             write_book_copy(raw, output, table, record)   # the book's copy follows the rules of today
             _say(f"({number}/{len(selected)}) {name}: up to date, skipped")

@@ -83,13 +83,15 @@ class ModelSpec:
     width_mult: float | None = None
 
     def __post_init__(self):
-        if "/" in str(self.model):  # the whole text form: ModelSpec("wrn28_10/gc2l:8")
+        if "/" in str(self.model):  # the whole text form: ModelSpec("wrn28_10/gc2l:8", input_size=64)
             parsed = ModelSpec.parse(self.model)
+            for field in ("scheme", "width"):
+                if getattr(self, field) is not None and getattr(self, field) != getattr(parsed, field):
+                    raise ValueError(f"{self.model!r} already says {field} {getattr(parsed, field)!r}")
+            given = {f: getattr(self, f) for f in ("num_classes", "input_size", "width_mult")
+                     if getattr(self, f) is not None}
             for field in dataclasses.fields(self):
-                mine = getattr(self, field.name)
-                if field.name != "model" and mine is not None and mine != getattr(parsed, field.name):
-                    raise ValueError(f"{self.model!r} already says {field.name}={getattr(parsed, field.name)!r}")
-                object.__setattr__(self, field.name, getattr(parsed, field.name))
+                object.__setattr__(self, field.name, getattr(parsed.replace(**given), field.name))
             return
         name, width = _split_name(str(self.model))
         if width is not None:
