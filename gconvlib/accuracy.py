@@ -31,17 +31,27 @@ def label(scheme: str, k) -> str:
     return f"{names[scheme]} {'G' if scheme == 'e2gc' else 'g'}={int(k)}"
 
 
-def grid(model: str, variants: Iterable[tuple[str, int | None]], seeds: Iterable[int], **common) -> list[TrainSpec]:
-    """One spec per (scheme, k) and seed, all sharing ``common`` (task, sizes, epochs ...)."""
-    return [TrainSpec(model=model, scheme=s, k=k, seed=seed, **common)
+def grid(model: str, variants: Iterable[tuple[str, int | None]], seeds: Iterable[int], *,
+         width: int | None = None, width_mult: float | None = None, **common) -> list[TrainSpec]:
+    """One spec per (scheme, k) and seed, all sharing ``common`` (task, sizes, epochs ...);
+    ``width`` (WRN-28) and ``width_mult`` (VGG) go into the model variant."""
+    return [TrainSpec.from_paper(model, s, k, width=width, width_mult=width_mult, seed=seed, **common)
             for s, k in variants for seed in seeds]
 
 
+def _paper_scheme(model: str, scheme: str) -> str:
+    """The scheme as the model's paper names it: GC is "fggc" for the E2GC paper's models."""
+    from .models import model_entry
+
+    return "fggc" if scheme == "gc" and model_entry(model).paper == "e2gc" else scheme
+
+
 def summarize(records: list[dict]) -> pd.DataFrame:
-    """Mean and spread over seeds per variant, with the paper's label."""
+    """Mean and spread over seeds per variant, with the paper's label (``variant`` column)."""
     from .train import summarize_runs
 
-    summary = summarize_runs(records)
+    summary = summarize_runs(records).rename(columns={"variant": "model_variant"})  # the model text
+    summary["scheme"] = [_paper_scheme(m, s) for m, s in zip(summary.model, summary.scheme)]
     summary["variant"] = [label(s, k) for s, k in zip(summary.scheme, summary.k)]
     return summary
 

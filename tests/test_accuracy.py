@@ -60,3 +60,24 @@ def test_e2gc_claims_direction_of_fggc_trend(model, dataset, rising):
 def test_labels_follow_the_papers():
     assert accuracy.label("e2gc", 4) == "E2GC G=4" and accuracy.label("gc2l", 8) == "GC-2L g=8"
     assert accuracy.label("standard", None) == "SC" and accuracy.label("standard", math.nan) == "SC"
+
+
+def test_grid_names_variants_as_model_texts_and_summarize_uses_the_papers_names():
+    specs = accuracy.grid("wrn28", [("standard", None), ("gc2l", 4)], [0, 1], width=1, task="cifar10")
+    assert [(s.model, s.seed) for s in specs] == [("wrn28_1/standard", 0), ("wrn28_1/standard", 1),
+                                                  ("wrn28_1/gc2l:4", 0), ("wrn28_1/gc2l:4", 1)]
+    assert accuracy.grid("vgg13_bn", [("E", None)], [0], width_mult=0.25)[0].model == "vgg13_bn/E/width_mult=0.25"
+    fg = accuracy.grid("mobilenet_v1", [("fggc", 8), ("e2gc", 4)], [0])
+
+    def record(spec, acc):
+        v = spec.variant
+        return {"spec": spec.store_spec(),
+                "result": {"variant": spec.model, "model": v.model, "label": spec.label, "scheme": v.kind,
+                           "k": v.k, "width": v.width, "task": spec.task, "data": {"source": "standin"},
+                           "recipe": {"epochs": 1}, "test": {"accuracy": acc, "error": 1 - acc},
+                           "params": 1, "timing": {"wall_s": 1.0}}}
+
+    summary = accuracy.summarize([record(fg[0], 0.5), record(fg[1], 0.25)])
+    assert list(summary.scheme) == ["fggc", "e2gc"] and list(summary.variant) == ["FgGC g=8", "E2GC G=4"]
+    assert list(summary.model_variant) == ["mobilenet_v1/gc:8", "mobilenet_v1/e2gc:4"]
+    assert list(summary.top1_pct_mean) == [50.0, 25.0]

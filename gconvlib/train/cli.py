@@ -1,0 +1,198 @@
+"""``gconv train`` and ``gconv bench train``: the training loop from the command line.
+
+    gconv train --model wrn28_1/gc2l:4 [--task T] [--data auto|real|standin] [--epochs N] [--limit N]
+                [--image-size N] [--seed S] [--device auto|cpu|cuda] [--threads N]
+    gconv bench train --model wrn28_2/gc:2 --task cifar10 --data standin [--steps N] [--rounds R]
+
+The variant is a model text (``wrn28_1/gc2l:4``, ``mobilenet_v1/e2gc:4``, ``vgg13_bn/E/width_mult=0.25``);
+the older form ``--model wrn28 --width 1 --scheme gc2l --k 4`` still reads.
+This is where a ``gconv train`` process starts, so this is where its thread count is set.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .progress import PROGRESS_MODES
+
+
+def _spec_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True,
+                   help="the variant as text, e.g. wrn28_1/gc2l:4, wrn28_2/gc:2, mobilenet_v1/e2gc:4, "
+                        "vgg13_bn/E/width_mult=0.25 (or a model name with --scheme/--k/--width)")
+    p.add_argument("--scheme", help="old form: conv scheme (standard, gc, e2gc, fggc, gc2l, shuffle, flgc); "
+                                    "VGG: baseline or A..E")
+    p.add_argument("--k", type=int, help="old form: group size G (e2gc) or number of groups g (other schemes)")
+    p.add_argument("--width", type=int, help="old form: WRN-28 widening factor (default 10, the paper's)")
+    p.add_argument("--width-mult", type=float, help="old form: VGG channel multiplier")
+    p.add_argument("--task", help="data set (default: the paper's for the model)")
+    p.add_argument("--data", default="auto", choices=("auto", "real", "standin"),
+                   help="real data, the offline stand-in, or real when present (default)")
+    p.add_argument("--limit", type=int, help="at most N images per split")
+    p.add_argument("--image-size", type=int, help="input resolution (default: the data set's)")
+    p.add_argument("--num-classes", type=int, help="keep the K most frequent classes")
+    p.add_argument("--recipe", help="training recipe (default: the paper's for the model)")
+    p.add_argument("--epochs", type=int, help="train N epochs; the lr milestones are rescaled")
+    p.add_argument("--batch-size", type=int, help="override the recipe's batch size")
+    p.add_argument("--lr", type=float, help="override the recipe's initial learning rate")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:i]")
+    p.add_argument("--threads", type=int,
+                   help="torch threads (default: the CPUs this process may use, from its affinity)")
+
+
+def model_from_args(args: argparse.Namespace) -> str:
+    """The variant text from ``--model`` (and the older ``--scheme/--k/--width/--width-mult``)."""
+    from ..models.spec import ModelSpec
+
+    old = {"--k": args.k, "--width": args.width, "--width-mult": args.width_mult}
+    if args.scheme is None:
+        given = [flag for flag, value in old.items() if value is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)} need --scheme; or write the whole variant, "
+                             f"e.g. --model wrn28_2/gc:2")
+        if "/" not in args.model:
+            raise ValueError(f"--model {args.model!r} names no scheme: write it like wrn28_2/gc:2 or "
+                             f"mobilenet_v1/e2gc:4 (or add --scheme)")
+        return args.model
+    if "/" in args.model:
+        raise ValueError(f"--model {args.model!r} names its scheme already; drop --scheme/--k")
+    return ModelSpec.from_paper(args.model, args.scheme, args.k, width=args.width,
+                                width_mult=args.width_mult).text
+
+
+def spec_from_args(args: argparse.Namespace):
+    from .spec import TrainSpec
+
+    return TrainSpec(model=model_from_args(args), task=args.task, data_mode=args.data,
+                     image_size=args.image_size, limit=args.limit, num_classes=args.num_classes,
+                     recipe=args.recipe, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                     seed=args.seed)
+
+
+def _fail(message: str) -> int:
+    print(f"gconv: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _start(args) -> None:
+    """Process-wide settings, made once where the process starts (library calls never do)."""
+    from .device import set_process_threads
+
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be at least 1, got {args.threads}")
+    set_process_threads(args.threads)
+
+
+def cmd_train(args) -> int:
+    from ..store import ResultsStore
+    from .run import train
+    from .spec import KIND
+
+    try:
+        _start(args)
+        spec = spec_from_args(args)
+        store = ResultsStore()
+        record = train(spec, store, progress=args.progress, device=args.device, profile=args.profile)
+    except ValueError as e:
+        return _fail(str(e))
+    if args.json:
+        print(json.dumps(record["result"], indent=1))
+        return 0
+    res = record["result"]
+    sc, test, timing = res["scaling"], res["test"], res["timing"]
+    curves = res["curves"]
+    print(f"{res['architecture']} {res['label']} on {res['task']} ({res['data']['source']} data): "
+          f"{'read from the store' if record['cache_hit'] else 'trained'}")
+    print(f"  data      {res['data']['description']}")
+    print(f"  recipe    {sc['recipe']}: {sc['epochs']} of the paper's {sc['paper_epochs']} epochs "
+          f"(x{sc['epochs_ratio']:.3g}), milestones {sc['milestones']}, batch {sc['batch_size']}")
+    ratio = f" ({100 * sc['dataset_ratio']:.3g} % of the paper's)" if sc["dataset_ratio"] else ""
+    print(f"  scale     {sc['train_images']} training images{ratio}, {sc['resolution']} px "
+          f"(paper {sc['paper_resolution']}), {sc['num_classes']} classes (paper {sc['paper_num_classes']})"
+          + (f", width {sc['width']} (paper {sc['paper_width']})" if sc["paper_width"] else ""))
+    print(f"  final     train loss {curves['train_loss'][-1]:.4f} acc {100 * curves['train_acc'][-1]:.2f} %"
+          + (f", val acc {100 * curves['val_acc'][-1]:.2f} %" if curves["val_acc"][-1] is not None else ""))
+    line = f"  test      top-1 {100 * test['accuracy']:.2f} % (error {100 * test['error']:.2f} %)"
+    if res["primary_metric"] == "balanced_accuracy":
+        line += f", balanced {100 * test['balanced_accuracy']:.2f} %"
+    print(line)
+    ips, run = timing["images_per_s"], res["run"]
+    print(f"  time      {timing['wall_s']:.1f} s ({ips:.0f} training img/s on {run['device']}, "
+          f"{run['threads']} threads, {run['amp'] or 'fp32'}"
+          f"{', channels_last' if run['channels_last'] else ''})")
+    print(f"  stored    {store.root / KIND / (record['key'] + '.json')}")
+    return 0
+
+
+def _bench_settings(args) -> dict:
+    """--amp/--channels-last as changes to the measured settings ("auto": keep them)."""
+    changes = {}
+    if args.amp != "auto":
+        changes["amp"] = None if args.amp == "fp32" else args.amp
+    if args.channels_last != "auto":
+        changes["channels_last"] = args.channels_last == "on"
+    return changes
+
+
+def cmd_bench_train(args) -> int:
+    from .bench import benchmark_training
+
+    try:
+        _start(args)
+        spec = spec_from_args(args)
+        out = benchmark_training(spec, steps=args.steps, warmup=args.warmup, rounds=args.rounds,
+                                 device=args.device, settings=_bench_settings(args))
+    except ValueError as e:
+        return _fail(str(e))
+    if args.json:
+        print(json.dumps(out, indent=1))
+        return 0
+    loop, plain = out["loop"], out["plain"]
+    print(f"{out['model']} ({out['label']}) on {out['task']} ({out['source']} data), {out['image_size']} px, "
+          f"batch {out['batch_size']}, {out['rounds']} x {out['steps']} timed steps per loop on "
+          f"{out['device']}, {out['threads']} threads")
+    print(f"  this loop   {out['loop_images_per_s']:10.1f} img/s  ({loop['amp'] or 'fp32'}, "
+          f"channels_last {loop['channels_last']}, data on device {loop['in_memory']})")
+    print(f"  plain loop  {out['plain_images_per_s']:10.1f} img/s  (fp32, NCHW, DataLoader with "
+          f"{plain['dataloader_workers']} workers, loss.item() each step)")
+    rounds = ", ".join(f"{a / b:.2f}" for a, b in zip(out["rounds_images_per_s"]["loop"],
+                                                      out["rounds_images_per_s"]["plain"]))
+    print(f"  speed-up    {out['speedup']:.2f}x  (medians; per round {rounds})")
+    return 0
+
+
+def _bench_subparsers(subparsers):
+    """The sub-command group under ``gconv bench`` (another module may have created ``bench``)."""
+    bench = subparsers.choices.get("bench")
+    if bench is None:
+        bench = subparsers.add_parser("bench", help="throughput benchmarks")
+        return bench.add_subparsers(dest="bench_command", required=True)
+    for action in bench._actions:  # argparse keeps a parser's sub-command group among its actions
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    return bench.add_subparsers(dest="bench_command", required=True)
+
+
+def add_subcommands(subparsers) -> None:
+    p = subparsers.add_parser("train", help="train one model variant (cached in the results store)")
+    _spec_arguments(p)
+    p.add_argument("--progress", default="auto", choices=PROGRESS_MODES,
+                   help="a progress bar on stderr (auto, bar) or none")
+    p.add_argument("--profile", help="profile name recorded in the provenance (does not change the run)")
+    p.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    p.set_defaults(func=cmd_train)
+
+    p = _bench_subparsers(subparsers).add_parser(
+        "train", help="training images/s: this loop vs a plain fp32 DataLoader loop")
+    _spec_arguments(p)
+    p.add_argument("--steps", type=int, default=10, help="timed training steps per loop and round")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps of each loop before timing")
+    p.add_argument("--rounds", type=int, default=3, help="alternating timed rounds (medians are reported)")
+    p.add_argument("--amp", default="auto", choices=("auto", "bf16", "fp32"),
+                   help="this loop's autocast (auto: the device's measured setting)")
+    p.add_argument("--channels-last", default="auto", choices=("auto", "on", "off"),
+                   help="this loop's memory format (auto: the device's measured setting)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bench_train)

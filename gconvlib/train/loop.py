@@ -1,0 +1,112 @@
+"""The training and evaluation steps of one model: the one loop training and the benchmark share.
+
+Loss and correct counts are summed on the device and read once per epoch (no per-step host
+syncs); the memory format, autocast and compilation come from :class:`~.device.Settings`.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Callable, Iterable
+
+import torch
+import torch.nn.functional as F
+
+from .data import as_float
+from .device import Settings
+
+
+def make_optimizer(model: torch.nn.Module, recipe) -> torch.optim.Optimizer:
+    return torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
+                           nesterov=recipe.nesterov and recipe.momentum > 0, weight_decay=recipe.weight_decay)
+
+
+def eval_batch_size(batch_size: int, image_size: int) -> int:
+    # Evaluation keeps no activations for backward: larger batches, bounded for big images.
+    return max(batch_size, 256) if image_size <= 64 else max(batch_size, 64)
+
+
+class Loop:
+    """Training and evaluation steps of one model; sums stay on the device."""
+
+    def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, device: torch.device,
+                 settings: Settings, normalization: tuple[list[float], list[float]] | None = None):
+        self.model, self.optimizer, self.device, self.settings = model, optimizer, device, settings
+        self.memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
+        self.mean = self.std = None
+        if normalization is not None:
+            self.mean = torch.tensor(normalization[0], device=device).view(1, -1, 1, 1)
+            self.std = torch.tensor(normalization[1], device=device).view(1, -1, 1, 1)
+        if settings.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self.forward = torch.compile(model) if settings.compile else model
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised float images in the loop's memory format (grey images as RGB)."""
+        x = as_float(x)
+        if self.mean is not None:
+            x = (x - self.mean) / self.std
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)  # grey-scale data, RGB models (VGG paper: "unified as RGB")
+        return x.contiguous(memory_format=self.memory_format)
+
+    def autocast(self):
+        if self.settings.amp == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def train_epoch(self, batches: Iterable, augment: Callable,
+                    on_step: Callable[[int, Callable[[], float]], None] | None = None):
+        """One pass over ``batches`` of (x, y, rows); returns (mean loss, accuracy, images).
+
+        ``on_step(images, running_loss)`` after each step; ``running_loss()`` reads the mean loss
+        so far from the device (a sync: call it rarely)."""
+        self.model.train()
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), dtype=torch.long, device=self.device)
+        seen = 0
+
+        def running() -> float:
+            return loss_sum.item() / max(seen, 1)
+
+        for x, y, rows in batches:
+            x = self.prepare(augment(as_float(x), rows))
+            with self.autocast():
+                out = self.forward(x)
+                loss = F.cross_entropy(out, y)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            loss_sum += loss.detach().float() * len(y)
+            correct += (out.detach().argmax(1) == y).sum()
+            seen += len(y)
+            if on_step is not None:
+                on_step(len(y), running)
+        return loss_sum.item() / max(seen, 1), correct.item() / max(seen, 1), seen
+
+    @torch.no_grad()
+    def evaluate(self, batches: Iterable, num_classes: int | None = None) -> dict:
+        """Loss, top-1 accuracy and (with ``num_classes``) balanced accuracy."""
+        self.model.eval()
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        correct = torch.zeros((), dtype=torch.long, device=self.device)
+        confusion = (torch.zeros(num_classes * num_classes, dtype=torch.long, device=self.device)
+                     if num_classes else None)
+        seen = 0
+        for x, y, _ in batches:
+            with self.autocast():
+                out = self.forward(self.prepare(x))
+            loss_sum += F.cross_entropy(out.float(), y, reduction="sum")
+            pred = out.argmax(1)
+            correct += (pred == y).sum()
+            if confusion is not None:
+                confusion += torch.bincount(y * num_classes + pred, minlength=num_classes ** 2)
+            seen += len(y)
+        if seen == 0:
+            return {"loss": None, "accuracy": None, "images": 0}
+        result = {"loss": loss_sum.item() / seen, "accuracy": correct.item() / seen, "images": seen}
+        if confusion is not None:
+            m = confusion.view(num_classes, num_classes).cpu()
+            support = m.sum(1)
+            present = support > 0
+            result["balanced_accuracy"] = float((m.diag()[present].double() / support[present]).mean())
+        return result
