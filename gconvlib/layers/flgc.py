@@ -117,4 +117,12 @@ class PackedGroupConv2d(nn.Module):
         return cls(conv, in_perm, torch.argsort(out_perm))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(x[:, self.in_perm])[:, self.out_inverse]
+        return _gather_channels(self.conv(_gather_channels(x, self.in_perm)), self.out_inverse)
+
+
+def _gather_channels(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``x[:, index]`` in x's memory format (indexing dim 1 of a channels_last tensor would
+    return it contiguous; indexing the last dim of its NHWC view keeps it channels_last)."""
+    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        return x.permute(0, 2, 3, 1)[..., index].permute(0, 3, 1, 2)
+    return x[:, index]

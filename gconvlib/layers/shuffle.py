@@ -7,10 +7,16 @@ from torch import nn
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     """(N, g*c, H, W) -> view (N, g, c, H, W) -> swap g and c -> flatten: output channel
-    j*g + i takes input channel i*c + j, so each new group holds one channel of every old group."""
+    j*g + i takes input channel i*c + j, so each new group holds one channel of every old group.
+
+    Keeps the memory format: a channels_last input is shuffled on its NHWC view and comes back
+    channels_last (one copy either way)."""
     n, channels, h, w = x.shape
-    x = x.view(n, groups, channels // groups, h, w).transpose(1, 2)
-    return x.reshape(n, channels, h, w)
+    c = channels // groups
+    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        nhwc = x.permute(0, 2, 3, 1).view(n, h, w, groups, c).transpose(3, 4)
+        return nhwc.reshape(n, h, w, channels).permute(0, 3, 1, 2)
+    return x.reshape(n, groups, c, h, w).transpose(1, 2).reshape(n, channels, h, w)
 
 
 class ShuffleConv2d(nn.Module):

@@ -138,8 +138,41 @@ def _guard(fn):
     return handler
 
 
+def _bench_gc2l(args) -> int:
+    from .layer_bench import benchmark_gc2l, format_gc2l
+
+    result = benchmark_gc2l(width=args.width, batch=args.batch, device=resolve_device(args.device),
+                            repeats=args.repeats, warmup=args.warmup, threads=args.threads,
+                            groups=tuple(args.groups), log=_log)
+    print(format_gc2l(result))
+    return 0
+
+
+def _add_bench_gc2l(subparsers) -> None:
+    """``gconv bench gc2l``, in the ``bench`` group that gconvlib.train.cli also uses."""
+    from ..train.cli import _bench_subparsers
+
+    p = _bench_subparsers(subparsers).add_parser(
+        "gc2l", help="ms per training step of WRN-28: GC vs GC-2L fused vs GC-2L unfused",
+        description="Times forward+backward of a whole WRN-28-<width> (10 classes, 32x32 synthetic "
+                    "input, channels_last) with GC, GC-2L fused and GC-2L unfused at each g, "
+                    "interleaved, and prints the median ms per step. The last line is "
+                    "'fused_over_unfused=<x> gc2l_over_gc=<y>': x is the median over g of "
+                    "fused/unfused time, y the median over g of fused/GC time.")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    p.add_argument("--width", type=int, default=2, help="WRN-28 widening factor (default 2)")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--groups", type=int, nargs="+", default=[2, 4, 8], metavar="G",
+                   help="numbers of groups g (default 2 4 8; each must divide 16)")
+    p.add_argument("--repeats", type=int, default=10, help="timed steps per variant (default 10)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps per variant first (default 2)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default: the CPUs this process may use); restored afterwards")
+    p.set_defaults(func=_guard(_bench_gc2l))
+
+
 def add_subcommands(subparsers) -> None:
-    """Register ``energy`` (``sweep``, ``bench``) and ``latency`` on the ``gconv`` CLI's subparsers."""
+    """Register ``energy`` (``sweep``, ``bench``), ``bench gc2l`` and ``latency`` on the ``gconv`` CLI."""
     energy = subparsers.add_parser("energy", help="energy per frame (EPF) of training steps")
     esub = energy.add_subparsers(dest="energy_command", metavar="{sweep,bench}")
     energy.set_defaults(func=lambda args: (energy.print_help(), 2)[1])
@@ -157,6 +190,8 @@ def add_subcommands(subparsers) -> None:
     bench.add_argument("--trials", type=int, default=5, help="trials per configuration (default 5)")
     _add_protocol_args(bench)
     bench.set_defaults(func=_guard(_bench))
+
+    _add_bench_gc2l(subparsers)
 
     latency = subparsers.add_parser("latency", help="inference latency per image (VGG paper Fig. 10)")
     latency.add_argument("--model", default="vgg13_bn")

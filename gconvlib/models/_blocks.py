@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..layers import STANDARD, ConvScheme, create_conv2d
+from ..layers import STANDARD, ConvScheme, TwoLevelConv2d, create_conv2d
 
 
 def conv_bn_act(in_ch: int, out_ch: int, k: int, stride: int = 1, *,
@@ -17,9 +17,19 @@ def conv_bn_act(in_ch: int, out_ch: int, k: int, stride: int = 1, *,
 
 
 def init_weights(model: nn.Module) -> nn.Module:
-    """He init for convs, unit BN, small normal for FC: what torchvision's models do."""
+    """He init (fan-out) for convs, unit BN, small normal for FC: what torchvision's models do.
+
+    A GC-2L layer keeps its own init (``TwoLevelConv2d.reset_parameters``): re-initialising its
+    inner convs one by one would give the fused and the unfused layout different weights.
+    """
+    own_init = set()
     for m in model.modules():
-        if isinstance(m, nn.Conv2d):
+        if m in own_init:
+            continue
+        if isinstance(m, TwoLevelConv2d):
+            m.reset_parameters()
+            own_init.update(m.modules())
+        elif isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
