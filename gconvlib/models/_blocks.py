@@ -16,6 +16,35 @@ def conv_bn_act(in_ch: int, out_ch: int, k: int, stride: int = 1, *,
     return nn.Sequential(*layers)
 
 
+def make_stages(stages, in_ch: int, block) -> tuple[nn.Sequential, int]:
+    """ResNet-style stages: ``stages`` lists (blocks, output channels, stride) per stage; the first
+    block of a stage takes its stride. ``block(in_ch, out_ch, stride, name)`` builds one block.
+    Returns the blocks and the last stage's channels."""
+    blocks = []
+    for s, (n, out_ch, stride) in enumerate(stages, start=1):
+        for b in range(n):
+            blocks.append(block(in_ch, out_ch, stride if b == 0 else 1, f"stage{s}.block{b}"))
+            in_ch = out_ch
+    return nn.Sequential(*blocks), in_ch
+
+
+class ImageNetResNet(nn.Module):
+    """The ImageNet ResNet skeleton (7x7 stem with max-pool, stages, average pool, FC) shared by
+    ResNeXt-50 and WRN-34-2; subclasses give the stages and the block."""
+
+    def __init__(self, stages, block, num_classes: int = 1000, input_size: int = 224):
+        super().__init__()
+        self.input_size = input_size
+        self.stem = nn.Sequential(conv_bn_act(3, 64, 7, 2, name="stem"), nn.MaxPool2d(3, 2, 1))  # dense
+        self.blocks, out_ch = make_stages(stages, 64, block)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(out_ch, num_classes)
+        init_weights(self)
+
+    def forward(self, x):
+        return self.fc(self.pool(self.blocks(self.stem(x))).flatten(1))
+
+
 def init_weights(model: nn.Module) -> nn.Module:
     """He init (fan-out) for convs, unit BN, small normal for FC: what torchvision's models do.
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..layers import ConvScheme
-from ._blocks import conv_bn_act, init_weights
+from ._blocks import ImageNetResNet, conv_bn_act
 from ._registry import register_model
 
 # (blocks, bottleneck width, output channels, stride) per stage
@@ -29,24 +29,11 @@ class Bottleneck(nn.Module):
         return self.relu(self.expand(self.grouped(self.reduce(x))) + self.shortcut(x))
 
 
-class ResNeXt(nn.Module):
+class ResNeXt(ImageNetResNet):
     def __init__(self, scheme: ConvScheme, num_classes: int = 1000, input_size: int = 224, stages=STAGES):
-        super().__init__()
-        self.input_size = input_size
-        self.stem = nn.Sequential(conv_bn_act(3, 64, 7, 2, name="stem"), nn.MaxPool2d(3, 2, 1))
-        blocks, in_ch = [], 64
-        for s, (n, width, out_ch, stride) in enumerate(stages, start=1):
-            for b in range(n):
-                blocks.append(Bottleneck(in_ch, width, out_ch, stride if b == 0 else 1, scheme,
-                                         name=f"stage{s}.block{b}"))
-                in_ch = out_ch
-        self.blocks = nn.Sequential(*blocks)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(in_ch, num_classes)
-        init_weights(self)
-
-    def forward(self, x):
-        return self.fc(self.pool(self.blocks(self.stem(x))).flatten(1))
+        widths = {out_ch: width for _, width, out_ch, _ in stages}
+        super().__init__([(n, out_ch, stride) for n, _, out_ch, stride in stages],
+                         lambda i, o, s, name: Bottleneck(i, widths[o], o, s, scheme, name), num_classes, input_size)
 
 
 @register_model(paper="e2gc")

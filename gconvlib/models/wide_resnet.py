@@ -12,7 +12,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..layers import STANDARD, ConvScheme, create_conv2d
-from ._blocks import conv_bn_act, init_weights
+from ._blocks import ImageNetResNet, conv_bn_act, init_weights, make_stages
 from ._registry import register_model
 
 
@@ -45,13 +45,8 @@ class WideResNetCIFAR(nn.Module):
         n = (depth - 4) // 6
         self.input_size = input_size
         self.stem = create_conv2d(3, 16, 3, name="stem")  # dense
-        blocks, in_ch = [], 16
-        for s, (out_ch, stride) in enumerate([(16 * width, 1), (32 * width, 2), (64 * width, 2)], start=1):
-            for b in range(n):
-                blocks.append(PreActBlock(in_ch, out_ch, stride if b == 0 else 1, scheme, dropout,
-                                          name=f"stage{s}.block{b}"))
-                in_ch = out_ch
-        self.blocks = nn.Sequential(*blocks)
+        self.blocks, in_ch = make_stages([(n, 16 * width, 1), (n, 32 * width, 2), (n, 64 * width, 2)], 16,
+                                         lambda i, o, s, name: PreActBlock(i, o, s, scheme, dropout, name))
         self.head = nn.Sequential(nn.BatchNorm2d(in_ch), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.fc = nn.Linear(in_ch, num_classes)
         init_weights(self)
@@ -76,27 +71,12 @@ class BasicBlock(nn.Module):
         return self.relu(self.conv2(self.conv1(x)) + self.shortcut(x))
 
 
-class WideResNetImageNet(nn.Module):
+class WideResNetImageNet(ImageNetResNet):
     # (blocks, width, stride) per stage
     STAGES = [(3, 128, 1), (4, 256, 2), (6, 512, 2), (3, 1024, 2)]
 
     def __init__(self, scheme: ConvScheme = STANDARD, num_classes: int = 1000, input_size: int = 224):
-        super().__init__()
-        self.input_size = input_size
-        self.stem = nn.Sequential(conv_bn_act(3, 64, 7, 2, name="stem"), nn.MaxPool2d(3, 2, 1))
-        blocks, in_ch = [], 64
-        for s, (n, out_ch, stride) in enumerate(self.STAGES, start=1):
-            for b in range(n):
-                blocks.append(BasicBlock(in_ch, out_ch, stride if b == 0 else 1, scheme,
-                                         name=f"stage{s}.block{b}"))
-                in_ch = out_ch
-        self.blocks = nn.Sequential(*blocks)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(in_ch, num_classes)
-        init_weights(self)
-
-    def forward(self, x):
-        return self.fc(self.pool(self.blocks(self.stem(x))).flatten(1))
+        super().__init__(self.STAGES, lambda i, o, s, name: BasicBlock(i, o, s, scheme, name), num_classes, input_size)
 
 
 @register_model(paper="gc2l")
