@@ -1,0 +1,51 @@
+"""The claims page and the landing page read the verdicts the chapters recorded."""
+import pytest
+
+from gconvlib.chapters import CHAPTERS, summary
+from gconvlib.chapters._base import ChapterResult
+from gconvlib.claims import load_claims
+from gconvlib.store import ResultsStore
+
+
+@pytest.mark.parametrize("where, artifact, expected", [
+    ("Table III", "Table III", True), ("Table III", "Table II", False), ("Sec. IV; Fig. 1", "Fig. 1", True),
+    ("Fig. 10", "Fig. 1", False), ("Figs. 3-8; Sec. 5.1", "Fig. 5", True), ("Fig. 5", "Figs. 3-8", True),
+    ("Tables III and IV", "Table IV", True), ("Tables 1-4", "Table 3", True), ("Sec. 4.1.2, Table 2", "Table 1", False),
+])
+def test_a_claim_is_located_at_the_tables_and_figures_its_location_names(where, artifact, expected):
+    assert summary._mentions(where, artifact) is expected
+
+
+def test_claims_of_chapters_not_run_are_pending_and_say_which_chapter(tmp_path):
+    judged = summary.judged_claims("smoke", ResultsStore(tmp_path))
+    assert len(judged) == len(load_claims()) >= 70
+    first = judged.iloc[0]
+    assert first.verdict == f"not yet reproduced (chapter {first.chapter} not executed in the smoke profile)"
+    status = summary.chapter_status(judged)
+    assert status.claims.sum() == len(judged) and status.not_yet.sum() == len(judged)
+
+
+def test_a_recorded_verdict_reaches_the_claims_page_and_the_counts(tmp_path):
+    store = ResultsStore(tmp_path)
+    claim = load_claims(chapter="vgg_complexity")[0]
+    result = ChapterResult("vgg_complexity", "smoke")
+    import pandas as pd
+    result.claims = pd.DataFrame([dict(id=claim.id, paper=claim.paper, where=claim.where, statement=claim.statement,
+                                       chapter=claim.chapter, printed="", ours="7 vs 7", kind="exact",
+                                       paper_check="", verdict="does not hold (made up)",
+                                       verdict_kind="does not hold")])
+    result.record(store)
+    judged = summary.judged_claims("smoke", store)
+    row = judged.set_index("id").loc[claim.id]
+    assert (row.verdict, row.outcome) == ("does not hold (made up)", "negative")
+    status = summary.chapter_status(judged).set_index("chapter").loc["vgg_complexity"]
+    assert status.does_not_hold == 1
+    assert summary.judged_claims("quick", store).set_index("id").loc[claim.id].verdict_kind == "not yet reproduced"
+
+
+def test_every_table_and_figure_names_chapters_that_exist():
+    names = {c.name for c in CHAPTERS}
+    papers = {paper for paper, *_ in summary.ARTIFACTS}
+    assert papers == {"e2gc", "gc2l", "vgg"}
+    for _, artifact, chapters, _ in summary.ARTIFACTS:
+        assert set(chapters) <= names, artifact
