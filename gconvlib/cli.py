@@ -162,7 +162,7 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("book-check", help="refuse to build a book from missing or failed notebooks")
     p.set_defaults(func=cmd_book_check)
 
-    for extension in ("gconvlib.measure.cli", "gconvlib.train.cli"):
+    for extension in ("gconvlib.measure.cli", "gconvlib.train.cli", "gconvlib.parallel.cli"):
         try:
             module = __import__(extension, fromlist=["add_subcommands"])
         except ModuleNotFoundError as e:

@@ -13,6 +13,7 @@ Modules (each small, each with one job):
 * :mod:`.checkpoint`  where checkpoints live, when they are written, how a run resumes
 * :mod:`.progress`    tqdm bars on stderr
 * :mod:`.run`         train(), run_many(), summarize_runs()
+* :mod:`.distributed` data-parallel training under torchrun (DistributedDataParallel, synced BN)
 * :mod:`.bench`       benchmark_training(): this loop vs a plain eager fp32 DataLoader loop
 * :mod:`.cli`         ``gconv train`` and ``gconv bench train``
 """

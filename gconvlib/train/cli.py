@@ -3,10 +3,14 @@
     gconv train --model wrn28_1/gc2l:4 [--task T] [--data auto|real|standin] [--epochs N] [--limit N]
                 [--image-size N] [--seed S] [--device auto|cpu|cuda] [--threads N]
     gconv bench train --model wrn28_2/gc:2 --task cifar10 --data standin [--steps N] [--rounds R]
+    torchrun --nproc-per-node N [--nnodes M ...] -m gconvlib.cli train --model ...   (data-parallel)
 
 The variant is a model text (``wrn28_1/gc2l:4``, ``mobilenet_v1/e2gc:4``, ``vgg13_bn/E/width_mult=0.25``);
 the older form ``--model wrn28 --width 1 --scheme gc2l --k 4`` still reads.
-This is where a ``gconv train`` process starts, so this is where its thread count is set.
+This is where a ``gconv train`` process starts, so this is where its thread count is set
+and, when ``torchrun`` started it with more than one process, where it joins the process group
+(gloo on CPUs, NCCL on GPUs): the run then trains data-parallel (:mod:`.distributed`) and only
+rank 0 prints.
 """
 from __future__ import annotations
 
@@ -36,7 +40,10 @@ def _spec_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, help="train N epochs; the lr milestones are rescaled")
     p.add_argument("--batch-size", type=int, help="override the recipe's batch size")
     p.add_argument("--lr", type=float, help="override the recipe's initial learning rate")
+    p.add_argument("--weight-decay", type=float, help="override the recipe's weight decay")
+    p.add_argument("--augment", help="override the recipe's augmentation (pad_crop_flip, resized_crop_flip, none)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-seed", type=int, default=0, help="seed of the data itself (limit, splits, stand-in)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:i]")
     p.add_argument("--threads", type=int,
                    help="torch threads (default: the CPUs this process may use, from its affinity)")
@@ -68,7 +75,22 @@ def spec_from_args(args: argparse.Namespace):
     return TrainSpec(model=model_from_args(args), task=args.task, data_mode=args.data,
                      image_size=args.image_size, limit=args.limit, num_classes=args.num_classes,
                      recipe=args.recipe, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                     seed=args.seed)
+                     weight_decay=getattr(args, "weight_decay", None), augment=getattr(args, "augment", None),
+                     seed=args.seed, data_seed=getattr(args, "data_seed", 0))
+
+
+def spec_arguments(spec) -> list[str]:
+    """The ``gconv train`` arguments of a TrainSpec (every field given: the same spec reads back)."""
+    flags = {"model": "--model", "task": "--task", "data_mode": "--data", "image_size": "--image-size",
+             "limit": "--limit", "num_classes": "--num-classes", "recipe": "--recipe", "epochs": "--epochs",
+             "batch_size": "--batch-size", "lr": "--lr", "weight_decay": "--weight-decay",
+             "augment": "--augment", "seed": "--seed", "data_seed": "--data-seed"}
+    out = []
+    for field, flag in flags.items():
+        value = getattr(spec, field)
+        if value is not None:
+            out += [flag, f"{value!r}" if isinstance(value, float) else str(value)]
+    return out
 
 
 def _fail(message: str) -> int:
@@ -76,13 +98,22 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _start(args) -> None:
-    """Process-wide settings, made once where the process starts (library calls never do)."""
-    from .device import set_process_threads
+def _start(args, distributed: bool = False):
+    """Process-wide settings, made once where the process starts (library calls never do).
+
+    With ``distributed`` (``gconv train``) and torchrun's environment of more than one process,
+    join the process group; the default thread count is then the CPUs of the process's affinity
+    shared by the processes of the node. Returns the process's DistInfo (None: one process)."""
+    from ..parallel.dist import init_from_torchrun, torchrun_env
+    from .device import available_cpus, set_process_threads
 
     if args.threads is not None and args.threads < 1:
         raise ValueError(f"--threads must be at least 1, got {args.threads}")
-    set_process_threads(args.threads)
+    info = init_from_torchrun(args.device) if distributed else None
+    env = torchrun_env() or {}
+    threads = args.threads or (max(1, available_cpus() // env.get("local_world_size", 1)) if info else None)
+    set_process_threads(threads)
+    return info
 
 
 def cmd_train(args) -> int:
@@ -90,13 +121,23 @@ def cmd_train(args) -> int:
     from .run import train
     from .spec import KIND
 
+    info = None
     try:
-        _start(args)
-        spec = spec_from_args(args)
+        spec = spec_from_args(args)      # bad parameters fail before any process group is joined
+        info = _start(args, distributed=True)
         store = ResultsStore()
-        record = train(spec, store, progress=args.progress, device=args.device, profile=args.profile)
+        record = train(spec, store, progress=args.progress, device=info.device if info else args.device,
+                       profile=args.profile)
     except ValueError as e:
         return _fail(str(e))
+    finally:
+        if info is not None:
+            import torch.distributed as dist
+
+            if dist.is_initialized():
+                dist.destroy_process_group()
+    if info is not None and info.rank != 0:
+        return 0
     if args.json:
         print(json.dumps(record["result"], indent=1))
         return 0
@@ -119,8 +160,11 @@ def cmd_train(args) -> int:
         line += f", balanced {100 * test['balanced_accuracy']:.2f} %"
     print(line)
     ips, run = timing["images_per_s"], res["run"]
-    print(f"  time      {timing['wall_s']:.1f} s ({ips:.0f} training img/s on {run['device']}, "
-          f"{run['threads']} threads, {run['amp'] or 'fp32'}"
+    processes = run.get("processes", 1)
+    where = (f"{processes} processes ({run.get('backend')}, {', '.join(sorted(set(run.get('devices', []))))})"
+             if processes > 1 else run["device"])
+    print(f"  time      {timing['wall_s']:.1f} s ({ips:.0f} training img/s on {where}, "
+          f"{run['threads']} threads{' each' if processes > 1 else ''}, {run['amp'] or 'fp32'}"
           f"{', channels_last' if run['channels_last'] else ''})")
     print(f"  stored    {store.root / KIND / (record['key'] + '.json')}")
     return 0

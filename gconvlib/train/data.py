@@ -98,15 +98,22 @@ def batch_stops(n: int, batch_size: int, drop_singleton: bool = False) -> list[i
     return stops
 
 
+def shard_bounds(n: int, rank: int, world: int) -> tuple[int, int]:
+    """The contiguous piece [lo, hi) of n items that rank ``rank`` of ``world`` takes (sizes differ
+    by at most one, the first ranks taking the larger pieces)."""
+    base, extra = divmod(n, world)
+    lo = rank * base + min(rank, extra)
+    return lo, lo + base + (1 if rank < extra else 0)
+
+
 class _Batches(torch.utils.data.Sampler):
-    def __init__(self, order: list[int], stops: list[int]):
+    def __init__(self, order: list[int], stops: list[int], starts: list[int] | None = None):
         self.order, self.stops = order, stops
+        self.starts = starts if starts is not None else [0] + stops[:-1]
 
     def __iter__(self):
-        start = 0
-        for stop in self.stops:
+        for start, stop in zip(self.starts, self.stops):
             yield self.order[start:stop]
-            start = stop
 
     def __len__(self):
         return len(self.stops)
@@ -135,9 +142,18 @@ class Split:
     def in_memory(self) -> bool:
         return self.x is not None
 
-    def batches(self, order: torch.Tensor, batch_size: int, drop_singleton: bool = False):
-        """(x, y, (start, stop)) per batch, in ``order``; x is uint8 (in memory) or float."""
+    def batches(self, order: torch.Tensor, batch_size: int, drop_singleton: bool = False,
+                shard: tuple[int, int] | None = None):
+        """(x, y, (start, stop)) per batch, in ``order``; x is uint8 (in memory) or float.
+
+        ``shard=(rank, world)`` (data-parallel training): each batch of the single-process epoch
+        is cut into ``world`` contiguous pieces and this rank gets piece ``rank``, as
+        (x, y, (start, stop), images in the whole batch); the pieces of all ranks together are
+        the single-process batch, so the union over ranks is the single-process epoch."""
         stops = batch_stops(len(order), batch_size, drop_singleton)
+        if shard is not None:
+            yield from self._shard_batches(order, stops, *shard)
+            return
         if self.in_memory:
             order_d = order.to(self.device)
             start = 0
@@ -154,6 +170,29 @@ class Split:
             yield (x.to(self.device, non_blocking=True),
                    torch.as_tensor(y).to(self.device, dtype=torch.long, non_blocking=True), (start, stop))
             start = stop
+
+    def _shard_batches(self, order: torch.Tensor, stops: list[int], rank: int, world: int):
+        spans, start = [], 0
+        for stop in stops:
+            n = stop - start
+            lo, hi = shard_bounds(n, rank, world)
+            spans.append((start + lo, start + hi, n))
+            start = stop
+        if self.in_memory:
+            order_d = order.to(self.device)
+            for a, b, n in spans:
+                idx = order_d[a:b]
+                yield self.x[idx], self.y[idx], (a, b), n
+            return
+        if any(a == b for a, b, _ in spans):
+            raise ValueError(f"{self.name}: a batch has fewer images than the {world} processes; "
+                             f"use a larger batch size or fewer processes")
+        loader = torch.utils.data.DataLoader(
+            self.dataset, batch_sampler=_Batches(order.tolist(), [b for _, b, _ in spans], [a for a, _, _ in spans]),
+            num_workers=loader_workers(self.device), pin_memory=self.device.type == "cuda")
+        for (x, y), (a, b, n) in zip(loader, spans):
+            yield (x.to(self.device, non_blocking=True),
+                   torch.as_tensor(y).to(self.device, dtype=torch.long, non_blocking=True), (a, b), n)
 
     def channel_stats(self, image_size: int, channels: int) -> tuple[list[float], list[float]]:
         """Per-channel mean and std of the first images of the split (at most 2048 and 256 MB as

@@ -8,6 +8,9 @@
 * **Resumable, bit-identically on CPU** (see :mod:`.checkpoint` and :mod:`.rng`).
 * **Leaves no global state changed**: thread count, backend flags and global RNG states are
   the same after :func:`train` as before.
+* **Data-parallel under torchrun**: in an initialized process group of N > 1 processes the same
+  run trains with DistributedDataParallel (see :mod:`.distributed`); rank 0 writes checkpoints
+  and the record, which says how many processes and devices ran it.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from . import checkpoint as C
 from . import rng
 from .data import Augmenter, DataCache, Split, epoch_order, load_data, real_data_present
 from .device import Settings, backend_flags, resolve_device, settings_for
+from .distributed import DataParallel, DistributedLoop, data_parallel
 from .loop import Loop, eval_batch_size, make_optimizer
 from .progress import RunBar, RunsBar, check_mode
 from .spec import KIND, TrainSpec
@@ -62,6 +66,48 @@ def train(spec: TrainSpec, store: ResultsStore | None = None, progress: str = "a
         raise TypeError(f"train() takes a TrainSpec, got {type(spec).__name__}")
     check_mode(progress)
     store = store or ResultsStore()
+    dp = data_parallel()
+    record = stored_record(spec, store, data_root)
+    if dp is not None:
+        record = dp.broadcast(record)   # every rank goes by rank 0's look at the store
+    if record is not None:
+        record["cache_hit"] = True
+        return record
+    device = resolve_device(device)
+    if dp is not None:
+        device = dp.device(device)
+        progress = progress if dp.main else "none"
+    bundle = data_cache.get(spec, data_root) if data_cache is not None else load_data(spec, data_root)
+    resolved = spec.with_source(bundle.source) if spec.data_mode == "auto" else spec
+    spec_dict, code = resolved.store_spec(), resolved.code_modules()
+    # the run's lock: its checkpoints are written while holding it, and a second process
+    # asking for the same run waits here, then reads the first one's record
+    with (store.lock(KIND, spec_dict, code=code) if dp is None else dp.lock(store, KIND, spec_dict, code)):
+        record = store.get(KIND, spec_dict, code=code) if dp is None or dp.main else None
+        if dp is not None:
+            record = dp.broadcast(record)
+        if record is not None:
+            record["cache_hit"] = True
+            return record
+        key = store.key(KIND, spec_dict, code=code)
+        with backend_flags(device), rng.preserved(device):
+            result = _fit(resolved, key, bundle, device, progress, nested, callback, stop_after_epoch,
+                          keep_checkpoint, checkpoint_every_s, settings, dp)
+        result["requested_data_mode"] = spec.data_mode
+        if dp is None or dp.main:
+            record = store.put(KIND, spec_dict, result, profile, code=code)
+        if dp is not None:
+            record = dp.broadcast(record)
+        record["cache_hit"] = False
+    return record
+
+
+def stored_record(spec: TrainSpec, store: ResultsStore | None = None, data_root=None) -> dict | None:
+    """The stored record of ``spec`` if it was trained with this code, else None.
+
+    ``data_mode="auto"`` is looked up as "real" first, then - only when no real files are on
+    disk - as "standin" (see :func:`train`)."""
+    store = store or ResultsStore()
     if spec.data_mode == "auto":
         candidates = [spec.with_source("real")]
         if not real_data_present(spec, data_root):
@@ -71,32 +117,13 @@ def train(spec: TrainSpec, store: ResultsStore | None = None, progress: str = "a
     for candidate in candidates:
         record = store.get(KIND, candidate.store_spec(), code=candidate.code_modules())
         if record is not None:
-            record["cache_hit"] = True
             return record
-    device = resolve_device(device)
-    bundle = data_cache.get(spec, data_root) if data_cache is not None else load_data(spec, data_root)
-    resolved = spec.with_source(bundle.source) if spec.data_mode == "auto" else spec
-    spec_dict, code = resolved.store_spec(), resolved.code_modules()
-    # the run's lock: its checkpoints are written while holding it, and a second process
-    # asking for the same run waits here, then reads the first one's record
-    with store.lock(KIND, spec_dict, code=code):
-        record = store.get(KIND, spec_dict, code=code)
-        if record is not None:
-            record["cache_hit"] = True
-            return record
-        key = store.key(KIND, spec_dict, code=code)
-        with backend_flags(device), rng.preserved(device):
-            result = _fit(resolved, key, bundle, device, progress, nested, callback, stop_after_epoch,
-                          keep_checkpoint, checkpoint_every_s, settings)
-        result["requested_data_mode"] = spec.data_mode
-        record = store.put(KIND, spec_dict, result, profile, code=code)
-        record["cache_hit"] = False
-    return record
+    return None
 
 
 def _fit(spec: TrainSpec, key: str, bundle, device: torch.device, progress: str, nested: bool, callback,
          stop_after_epoch, keep_checkpoint: bool | str, checkpoint_every_s: float,
-         settings: Settings | None) -> dict:
+         settings: Settings | None, dp: DataParallel | None = None) -> dict:
     recipe = spec.resolved_recipe()
     spec_dict = spec.store_spec()
     splits = {name: Split(bundle, name, device) for name in ("train", "val", "test")}
@@ -106,7 +133,10 @@ def _fit(spec: TrainSpec, key: str, bundle, device: torch.device, progress: str,
     model_spec = spec.model_spec(bundle.num_classes, bundle.image_size)
 
     ckpt = C.Checkpointer(C.checkpoint_dir(key), checkpoint_every_s)
-    state = C.load(ckpt.last, spec_dict)
+    main = dp is None or dp.main
+    state = C.load(ckpt.last, spec_dict) if main else None
+    if dp is not None:
+        state = dp.broadcast(state)   # every rank resumes from the checkpoint rank 0 read
     if state is not None and "settings" in state:
         settings, settings_from = Settings(**state["settings"]), "checkpoint"   # go on as it started
     elif settings is None:
@@ -118,7 +148,8 @@ def _fit(spec: TrainSpec, key: str, bundle, device: torch.device, progress: str,
     model = model_spec.build("cpu").to(device)   # the same initial weights on every device
     optimizer = make_optimizer(model, recipe)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(recipe.milestones), recipe.gamma)
-    loop = Loop(model, optimizer, device, settings, normalization)
+    loop = (Loop(model, optimizer, device, settings, normalization) if dp is None
+            else DistributedLoop(model, optimizer, device, settings, normalization, dp))
 
     curves = {k: [] for k in CURVE_KEYS}
     timing = {"epoch_s": [], "train_s": [], "eval_s": [], "cpu_s": [], "images": []}
@@ -139,7 +170,9 @@ def _fit(spec: TrainSpec, key: str, bundle, device: torch.device, progress: str,
 
     n_train = splits["train"].n
     eval_bs = eval_batch_size(recipe.batch_size, bundle.image_size)
-    eval_order = {name: torch.arange(s.n) for name, s in splits.items()}
+    eval_order = {name: torch.arange(s.n) if dp is None else dp.shard_order(torch.arange(s.n))
+                  for name, s in splits.items()}
+    shard = None if dp is None else dp.shard
     bar = RunBar(progress, f"{model_spec.name} {spec.label} {spec.task}", recipe.epochs, n_train, nested)
     if start_epoch:
         bar.resumed(start_epoch, n_train)
@@ -150,7 +183,7 @@ def _fit(spec: TrainSpec, key: str, bundle, device: torch.device, progress: str,
             lr = optimizer.param_groups[0]["lr"]
             augment = Augmenter(recipe.augment, n_train, spec.seed, epoch, device)
             batches = splits["train"].batches(epoch_order(n_train, spec.seed, epoch), recipe.batch_size,
-                                              drop_singleton=True)
+                                              drop_singleton=True, shard=shard)
             train_loss, train_acc, seen = loop.train_epoch(batches, augment, bar.step)
             scheduler.step()
             t1 = time.perf_counter()
@@ -169,10 +202,11 @@ def _fit(spec: TrainSpec, key: str, bundle, device: torch.device, progress: str,
                 if callback is not None:
                     callback(epoch + 1, row)
             except BaseException:
-                ckpt.save(resumable(epoch + 1))   # the run resumes after this epoch
+                if main:
+                    ckpt.save(resumable(epoch + 1))   # the run resumes after this epoch
                 raise
             stop = stop_after_epoch is not None and epoch + 1 >= stop_after_epoch
-            if stop or epoch + 1 < recipe.epochs:  # after the last epoch: final.pt below
+            if main and (stop or epoch + 1 < recipe.epochs):  # after the last epoch: final.pt below
                 ckpt.maybe_save(lambda: resumable(epoch + 1), force=stop)
             if stop:
                 raise TrainingInterrupted(f"stopped after epoch {epoch + 1} (checkpoint in {ckpt.folder})")
@@ -187,7 +221,9 @@ def _fit(spec: TrainSpec, key: str, bundle, device: torch.device, progress: str,
         keep_checkpoint = weight_bytes <= C.KEEP_FINAL_MAX_BYTES
     # The run is finished and stored: the optimizer state is no longer needed to resume.
     kept = ckpt.finish({"spec": spec_dict, "epoch": recipe.epochs, "model": model.state_dict()}
-                       if keep_checkpoint else None)
+                       if keep_checkpoint else None) if main else None
+    processes = ({"processes": 1, "nodes": 1, "processes_per_node": 1, "devices": [str(device)]}
+                 if dp is None else dp.describe(device))
 
     train_s = sum(timing["train_s"])
     images = sum(timing["images"])
@@ -218,7 +254,7 @@ def _fit(spec: TrainSpec, key: str, bundle, device: torch.device, progress: str,
                    "resumed_from_epoch": resumed_from},
         "run": {"device": str(device), **settings.as_dict(), "settings_from": settings_from,
                 "checkpoint_every_s": checkpoint_every_s,
-                "checkpoint": str(kept) if kept else None},
+                "checkpoint": str(kept) if kept else None, **processes},
     }
 
 

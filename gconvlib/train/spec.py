@@ -21,8 +21,10 @@ DATA_MODES = ("auto", "real", "standin")
 
 # The modules of this package whose source can change what a run computes. Not listed (editing
 # them keeps every stored run): checkpoint (resuming is bit-identical), progress, bench, cli.
+# A data-parallel run (distributed) computes the same run as one process and has its key.
 TRAIN_MODULES = ("gconvlib.train.spec", "gconvlib.train.rng", "gconvlib.train.device",
-                 "gconvlib.train.data", "gconvlib.train.loop", "gconvlib.train.run")
+                 "gconvlib.train.data", "gconvlib.train.loop", "gconvlib.train.run",
+                 "gconvlib.train.distributed")
 DATASET_MODULES = ("gconvlib.datasets.bundle", "gconvlib.datasets.tasks")
 
 

@@ -1,0 +1,127 @@
+"""``gconv parallel-check``, ``gconv parallel-bench`` and ``gconv plan``.
+
+    gconv parallel-check --procs P [--groups g] [--width k] [--scheme gc2l|gc] [--device cpu|cuda]
+    gconv parallel-bench --model wrn28_2/gc2l:2 --procs P [--batch-size N] [--image-size S]
+    gconv plan --profile paper [--set NB.KEY=VALUE] [--nproc-per-node N] [--nnodes M] [--all]
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+
+def _fail(message: str) -> int:
+    print(f"gconv: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _not_under_torchrun(command: str) -> None:
+    from .dist import ParallelError, torchrun_env
+
+    env = torchrun_env()
+    if env is not None and env["world_size"] > 1:
+        raise ParallelError(f"{command} starts its own processes: run it once, without torchrun "
+                            f"(WORLD_SIZE={env['world_size']} here)")
+
+
+def cmd_parallel_check(args) -> int:
+    from .check import run_check
+    from .dist import ParallelError
+
+    try:
+        _not_under_torchrun("parallel-check")
+        out = run_check(args.procs, args.groups, args.width, args.scheme, args.batch_size, args.image_size,
+                        args.seed, args.device)
+    except ValueError as e:   # ParallelError, GroupingError, bad spec
+        return _fail(str(e))
+    d = out["diffs"]
+    print(f"{out['spec']} on {out['procs']} processes ({out['backend']}), batch {out['batch_size']}: "
+          f"{out['groups'] // out['procs']} group(s) and {out['held_parameters'][0]:,} parameters per rank")
+    for name, value in d.items():
+        print(f"  {name:<20} max |sharded - single| = {value:.3g}")
+    print(f"max_abs_diff={out['max_abs_diff']:.3g}")
+    return 0 if out["max_abs_diff"] <= args.tolerance else 1
+
+
+def cmd_parallel_bench(args) -> int:
+    from ..models.spec import ModelSpec
+    from .bench import measure_step
+    from .cost import step_work
+
+    try:
+        _not_under_torchrun("parallel-bench")
+        spec = ModelSpec.parse(args.model).replace(input_size=args.image_size)
+        if args.procs > 1:
+            from .model import GroupParallelWideResNet
+
+            GroupParallelWideResNet(spec, 0, args.procs, device="meta")   # bad g / P fail here, in one line
+        m = measure_step(spec, args.procs, batch=args.batch_size, steps=args.steps, trials=args.trials,
+                         threads=args.threads, device=args.device)
+    except ValueError as e:
+        return _fail(str(e))
+    work = step_work(spec, args.batch_size, args.procs)
+    print(f"{m['spec']} on {m['procs']} process(es) ({m['backend'] or 'single'}, {m['threads']} thread(s) each), "
+          f"batch {m['batch_size']}: {1e3 * m['step_s']:.1f} ± {1e3 * m['step_s_std']:.1f} ms per step")
+    print(f"  computation {1e3 * m['compute_s']:.1f} ms, communication {1e3 * m['comm_s']:.1f} ms "
+          f"({100 * m['comm_share']:.0f} %), {m['counted_collectives']} collectives, "
+          f"{sum(m['counted_elements'].values()):,} elements per rank (computed: {work['comm_elements']:,})")
+    return 0
+
+
+def cmd_plan(args) -> int:
+    from ..pipeline import PipelineError
+    from .plan import missing_jobs, planned_jobs
+
+    try:
+        jobs = planned_jobs(args.profile, args.set)
+    except (ValueError, PipelineError) as e:
+        return _fail(str(e))
+    todo = jobs if args.all else missing_jobs(jobs)
+    for job in todo:
+        print(job.command(args.nproc_per_node, args.nnodes, args.rdzv_endpoint, args.profile))
+    by_chapter = {}
+    for job in todo:
+        by_chapter[job.chapter] = by_chapter.get(job.chapter, 0) + 1
+    detail = ", ".join(f"{n} {c}" for c, n in by_chapter.items())
+    print(f"gconv plan: {len(todo)} of {len(jobs)} training runs of profile {args.profile!r} "
+          f"{'listed' if args.all else 'not in the store'}" + (f" ({detail})" if detail else ""), file=sys.stderr)
+    return 0
+
+
+def add_subcommands(subparsers) -> None:
+    p = subparsers.add_parser("parallel-check", help="group-parallel WRN-28-k vs single-process: forward, "
+                                                     "backward and one step (spawns P processes)")
+    p.add_argument("--procs", type=int, default=2, help="processes P (default 2)")
+    p.add_argument("--groups", type=int, help="groups g, divisible by P (default: P)")
+    p.add_argument("--width", type=int, default=2, help="WRN-28 widening factor k (default 2)")
+    p.add_argument("--scheme", default="gc2l", choices=("gc2l", "gc"))
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--image-size", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="cpu: gloo; cuda: NCCL, one GPU each")
+    p.add_argument("--tolerance", type=float, default=1e-5, help="exit 1 when max_abs_diff is larger")
+    p.set_defaults(func=cmd_parallel_check)
+
+    p = subparsers.add_parser("parallel-bench", help="one training step on P processes: computation vs "
+                                                     "communication")
+    p.add_argument("--model", required=True, help="e.g. wrn28_2/gc2l:2 (SC: one process)")
+    p.add_argument("--procs", type=int, default=2)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--image-size", type=int, default=32)
+    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--trials", type=int, default=3)
+    p.add_argument("--threads", type=int, default=1, help="torch threads per process")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.set_defaults(func=cmd_parallel_bench)
+
+    p = subparsers.add_parser("plan", help="the profile's training runs missing from the store, as torchrun "
+                                           "commands (one per line)")
+    p.add_argument("--profile", default="paper", help="smoke, quick or paper (default)")
+    p.add_argument("--set", action="append", default=[], metavar="NB.KEY=VALUE",
+                   help="override one notebook parameter, as for `gconv notebooks`")
+    p.add_argument("--nproc-per-node", default=os.environ.get("GCONV_NPROC_PER_NODE", "1"),
+                   help="torchrun's processes per node (an integer, or gpu)")
+    p.add_argument("--nnodes", type=int, default=1)
+    p.add_argument("--rdzv-endpoint", help="HOST:PORT of the rendezvous (several nodes)")
+    p.add_argument("--all", action="store_true", help="list every run, stored or not")
+    p.set_defaults(func=cmd_plan)

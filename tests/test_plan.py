@@ -1,0 +1,111 @@
+"""``gconv plan``: the runs of a profile that the store does not hold, as torchrun commands."""
+from __future__ import annotations
+
+import shlex
+import sys
+import types
+
+import pytest
+
+from gconvlib import cli
+from gconvlib.chapters import Chapter
+from gconvlib.store import ResultsStore
+from gconvlib.train import TrainSpec
+from gconvlib.train.spec import KIND
+
+TINY = dict(model="wrn28_1/gc2l:2", task="cifar10", data_mode="standin", image_size=16, limit=40, epochs=1,
+            batch_size=20)
+
+
+@pytest.fixture
+def fake_chapter(monkeypatch):
+    """One chapter module with plan_specs (three seeds of a tiny run, the width from its parameters)."""
+    module = types.ModuleType("gconvlib.chapters.fake_plan")
+    seen = {}
+
+    def plan_specs(params):
+        seen.update(params)
+        return [TrainSpec(**{**TINY, "model": f"wrn28_{params.get('width', 1)}/gc2l:2"}, seed=s) for s in (0, 1, 2)]
+
+    module.plan_specs = plan_specs
+    monkeypatch.setitem(sys.modules, "gconvlib.chapters.fake_plan", module)
+    monkeypatch.setattr("gconvlib.chapters.CHAPTERS", [Chapter("fake_plan", "gc2l", "a test chapter"),
+                                                      Chapter("not_written_yet", "gc2l", "no module")])
+    return seen
+
+
+def _store_fake_record(spec: TrainSpec) -> None:
+    ResultsStore().put(KIND, spec.store_spec(), {"note": "stored by the test"}, code=spec.code_modules())
+
+
+def test_plan_lists_exactly_the_runs_missing_from_the_store(fake_chapter, capsys):
+    _store_fake_record(TrainSpec(**TINY, seed=1))
+    assert cli.main(["plan", "--profile", "smoke", "--nproc-per-node", "2"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.strip().splitlines()
+    assert len(lines) == 2
+    assert all(line.startswith("torchrun --nproc-per-node 2 -m gconvlib.cli train ") for line in lines)
+    assert ["--seed 0" in lines[0], "--seed 2" in lines[1]] == [True, True]
+    assert "2 of 3 training runs of profile 'smoke' not in the store (2 fake_plan)" in captured.err
+    assert fake_chapter["profile"] == "smoke" and fake_chapter["data"] == "standin"   # the profile's defaults
+
+    # each command reads back as exactly the planned run
+    from gconvlib.train.cli import spec_from_args
+
+    parser = cli.make_parser()
+    for line, seed in zip(lines, (0, 2)):
+        words = shlex.split(line)
+        args = parser.parse_args(words[words.index("gconvlib.cli") + 1:])
+        assert spec_from_args(args) == TrainSpec(**TINY, seed=seed)
+        assert args.profile == "smoke"
+
+    # --all lists the stored one too; --set reaches plan_specs as a notebook parameter
+    assert cli.main(["plan", "--profile", "smoke", "--all", "--set", "fake_plan.width=2"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 3 and all("wrn28_2/gc2l:2" in line for line in out)
+
+
+def test_plan_on_a_full_store_prints_nothing(fake_chapter, capsys):
+    for s in (0, 1, 2):
+        _store_fake_record(TrainSpec(**TINY, seed=s))
+    assert cli.main(["plan", "--profile", "smoke"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and "0 of 3 training runs" in captured.err
+
+
+def test_several_nodes_get_a_rendezvous(fake_chapter, capsys):
+    assert cli.main(["plan", "--profile", "smoke", "--nproc-per-node", "4", "--nnodes", "2",
+                     "--rdzv-endpoint", "node0:29500"]) == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.startswith("torchrun --nproc-per-node 4 --nnodes 2 --rdzv-backend c10d --rdzv-endpoint node0:29500 ")
+
+
+def test_unknown_profile_is_one_line(fake_chapter, capsys):
+    assert cli.main(["plan", "--profile", "huge"]) == 2
+    assert "unknown profile 'huge'" in capsys.readouterr().err
+
+
+def test_the_parallel_chapter_plans_its_training_runs():
+    from gconvlib.chapters import gc2l_parallel
+
+    specs = gc2l_parallel.plan_specs({"widths": [40, 60, 80], "seeds": [0, 1, 2], "epochs": None, "limit": None,
+                                      "image_size": None, "batch_size": None, "data": "real", "profile": "paper"})
+    assert len(specs) == 27 and len(set(specs)) == 27
+    assert {s.model for s in specs} == {f"wrn28_{k}/{v}" for k in (40, 60, 80) for v in ("standard", "gc2l:2", "gc2l:4")}
+    assert all(s.resolved_recipe().epochs == 200 and s.resolved_recipe().batch_size == 128 and s.data_mode == "real"
+               for s in specs)
+
+
+def test_a_plan_specs_with_keywords_gets_the_parameters_it_declares(monkeypatch, capsys):
+    module = types.ModuleType("gconvlib.chapters.fake_keywords")
+
+    def plan_specs(width: int = 1, seeds=(0,)):   # like a chapter's run(): keywords, no `profile`
+        return [TrainSpec(**{**TINY, "model": f"wrn28_{width}/gc2l:2"}, seed=s) for s in seeds]
+
+    module.plan_specs = plan_specs
+    monkeypatch.setitem(sys.modules, "gconvlib.chapters.fake_keywords", module)
+    monkeypatch.setattr("gconvlib.chapters.CHAPTERS", [Chapter("fake_keywords", "gc2l", "keywords")])
+    assert cli.main(["plan", "--profile", "smoke", "--set", "fake_keywords.width=2",
+                     "--set", "fake_keywords.seeds=[3, 4]"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and all("wrn28_2/gc2l:2" in line for line in lines) and "--seed 4" in lines[1]
