@@ -1,4 +1,4 @@
-"""Inference latency protocol on CPU."""
+"""Inference latency protocol on CPU: cells from model specs, interleaved timing, failures as values."""
 from __future__ import annotations
 
 import pytest
@@ -7,7 +7,6 @@ from torch import nn
 
 from gconvlib.measure import latency as L
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
@@ -15,9 +14,10 @@ def test_latency_summary():
     s = L.latency_summary([0.004, 0.002, 0.006, 0.008, 0.010], batch_size=2)  # per image: 1..5 ms
     assert s["ms_per_image_median"] == pytest.approx(3.0)
     assert (s["ms_per_image_q1"], s["ms_per_image_q3"]) == (pytest.approx(2.0), pytest.approx(4.0))
-    assert s["ms_per_image_iqr"] == pytest.approx(2.0)
+    assert s["ms_per_image_iqr"] == pytest.approx(2.0) and s["ms_per_image_std"] == pytest.approx(2.0 / 1.349)
     assert (s["ms_per_image_min"], s["ms_per_image_max"]) == (pytest.approx(1.0), pytest.approx(5.0))
     assert s["ms_per_batch_median"] == pytest.approx(6.0) and s["images_per_s"] == pytest.approx(1000 / 3)
+    assert s["repeats"] == 5
 
 
 def test_time_inference_eval_no_grad_and_mode_restored():
@@ -34,30 +34,37 @@ def test_time_inference_eval_no_grad_and_mode_restored():
     assert not model.training                    # restored to what it was: eval
 
 
-def test_parse_variant():
-    assert L.parse_variant("vgg13_bn", "E") == ("E", None)
-    assert L.parse_variant("mobilenet_v1", "e2gc:4") == ("e2gc", 4)
-    assert L.parse_variant("wrn28", "standard") == ("standard", None)
-    with pytest.raises(ValueError):
-        L.parse_variant("mobilenet_v1", "e2gc:x")
+def test_interleaved_rounds_rotate_the_order():
+    order = []
+    models = []
+    for name in "abc":
+        m = nn.Identity()
+        m.register_forward_hook(lambda mod, i, o, _n=name: order.append(_n))
+        models.append((m, torch.zeros(1)))
+    times = L.time_interleaved(models, repeats=3, warmup=1)
+    assert [len(t) for t in times] == [3, 3, 3]
+    assert order == list("abc") + list("abc") + list("bca") + list("cab")  # warm-up, then rotating rounds
 
 
-def test_measure_latency_tiny_vgg_on_cpu():
-    rows = L.measure_latency("vgg13_bn", ["E"], batch_sizes=[1, 2], device="cpu", repeats=3, warmup=1,
-                             num_classes=10, input_size=32)
-    assert [(r["variant"], r["batch_size"]) for r in rows] == [("E", 1), ("E", 2)]
-    for r in rows:
-        assert 0 < r["ms_per_image_min"] <= r["ms_per_image_median"] <= r["ms_per_image_max"]
-        assert r["ms_per_image_iqr"] >= 0 and r["repeats"] == 3 and r["device_type"] == "cpu"
-        assert r["input_size"] == 32 and r["num_classes"] == 10
+def test_measure_latency_tiny_vgg_and_a_failing_cell():
+    cells = [L.LatencyCell("vgg13_bn/E/classes=10/size=32/width_mult=0.125", 1),
+             L.LatencyCell("vgg13_bn/E/classes=10/size=32/width_mult=0.125", 2),
+             L.LatencyCell("vgg13_bn/A/classes=10/size=2/width_mult=0.125", 1)]   # 2 px cannot be pooled 5 times
+    seen = []
+    results = L.measure_latency(cells, L.LatencyProtocol(repeats=3, warmup=1), "cpu",
+                                on_result=lambda c, r: seen.append(c.batch_size))
+    assert [r["status"] for r in results[:2]] == ["ok", "ok"] and results[2]["status"].startswith("failed: ")
+    assert seen == [1, 2, 1]
+    for r in results[:2]:
+        assert r["repeats"] == 3 and r["device_type"] == "cpu" and r["warmup"] == 1
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(batch_sizes=[0]), "batch sizes must be integers >= 1"),
-    (dict(device="tpu"), "unknown device 'tpu'"),
-    (dict(repeats=0), "repeats >= 1"),
-    (dict(variants=["F"]), "VGG scheme must be one of"),
+@pytest.mark.parametrize("make, match", [
+    (lambda: L.LatencyCell("vgg13_bn/E", 0), "batch_size must be an integer >= 1"),
+    (lambda: L.LatencyCell("vgg13_bn/F", 1), "F"),
+    (lambda: L.LatencyProtocol(repeats=0), "repeats >= 1"),
+    (lambda: L.measure_latency([L.LatencyCell("vgg13_bn/E", 1)], device="tpu"), "unknown device 'tpu'"),
 ])
-def test_measure_latency_invalid_input(kwargs, match):
+def test_invalid_input(make, match):
     with pytest.raises(ValueError, match=match):
-        L.measure_latency("vgg13_bn", **{"variants": ["E"], **kwargs})
+        make()

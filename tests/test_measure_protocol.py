@@ -1,4 +1,5 @@
-"""EPF protocol: pure statistics, configurations, invalid input, and the CPU path end to end."""
+"""EPF protocol: pure statistics, cells built from model specs, invalid input, the CPU path end to
+end (a failing cell is a result and the others go on), energy with a scripted counter, global state."""
 from __future__ import annotations
 
 import math
@@ -6,16 +7,16 @@ import math
 import pytest
 import torch
 
-from gconvlib.measure import meters as M
 from gconvlib.measure import protocol as P
-
+from gconvlib.models import ModelSpec
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
+FAST = P.EpfProtocol(warmup_steps=1, window_s=0.05, min_trials=2, max_trials=3, idle_s=0.02, calibration_s=0.02)
 
-FAST = P.EpfProtocol(warmup_steps=1, window_s=0.05, min_trials=2, max_trials=3, cooldown_s=0.0,
-                     idle_s=0.02, calibration_s=0.02)
-TINY = dict(num_classes=10, input_size=64)  # 64 px: BN still sees 2x2 at the last stage with B=1
+
+def cell(text: str, b: int = 1) -> P.EpfCell:
+    return P.EpfCell(ModelSpec.parse(text), b)
 
 
 # -- statistics ---------------------------------------------------------------------------------
@@ -36,57 +37,33 @@ def run_until_stop(values, min_trials=3, max_trials=10, target_cv=0.02):
     raise AssertionError("never stopped")
 
 
-def test_stopping_rule_stops_at_min_trials_when_stable():
-    assert run_until_stop([100.0, 100.5, 99.8, 100.1, 100.0] * 3) == 3
-
-
-def test_stopping_rule_runs_to_max_trials_when_noisy():
-    assert run_until_stop([100.0, 130.0, 80.0, 120.0] * 5) == 10
-
-
-def test_stopping_rule_stops_when_cv_drops():
+def test_stopping_rule():
+    assert run_until_stop([100.0, 100.5, 99.8, 100.1, 100.0] * 3) == 3     # stable: at min_trials
+    assert run_until_stop([100.0, 130.0, 80.0, 120.0] * 5) == 10           # noisy: at max_trials
     # one outlier: CV is 6.7 % after 3 trials, 5.2 % after 5 and 4.8 % after 6
-    values = [100.0, 112.0, 100.0, 100.0, 100.0, 100.0, 100.0]
-    assert run_until_stop(values, target_cv=0.05) == 6
+    assert run_until_stop([100.0, 112.0, 100.0, 100.0, 100.0, 100.0, 100.0], target_cv=0.05) == 6
     assert not P.should_stop([1.0], 1, 10, 0.02)  # CV undefined with one value: keep going
     assert P.should_stop([1.0], 1, 1, 0.02)       # ... unless max_trials says stop
 
 
-def test_interleaving_order_round_robin():
+@pytest.mark.parametrize("interleave, order", [(True, [0, 1, 2, 0, 1, 1]), (False, [0, 0, 1, 1, 1, 2])])
+def test_trial_order(interleave, order):
     need = {0: 2, 1: 3, 2: 1}
     count = {i: 0 for i in need}
-    order = []
-    for i in P.interleaved_schedule(3, lambda j: count[j] >= need[j]):
-        order.append(i)
+    seen = []
+    for i in P.interleaved_schedule(3, lambda j: count[j] >= need[j], interleave):
+        seen.append(i)
         count[i] += 1
-    assert order == [0, 1, 2, 0, 1, 1]
+    assert seen == order
 
 
-def test_sequential_order_without_interleaving():
-    need = {0: 2, 1: 3, 2: 1}
-    count = {i: 0 for i in need}
-    order = []
-    for i in P.interleaved_schedule(3, lambda j: count[j] >= need[j], interleave=False):
-        order.append(i)
-        count[i] += 1
-    assert order == [0, 0, 1, 1, 1, 2]
-
-
-def test_idle_subtraction():
+def test_idle_subtraction_and_window_sizing():
     assert P.dynamic_joules(100.0, 20.0, 2.0) == pytest.approx(60.0)
-    assert P.dynamic_joules(None, 20.0, 2.0) is None
-    assert P.dynamic_joules(100.0, None, 2.0) is None
+    assert P.dynamic_joules(None, 20.0, 2.0) is None and P.dynamic_joules(100.0, None, 2.0) is None
     assert P.dynamic_joules(10.0, 20.0, 2.0) == pytest.approx(-30.0)  # not hidden by clipping
-
-
-def test_steps_per_window_calibration():
-    assert P.steps_for_window(0.01, 5.0, margin=1.0) == 500
-    assert P.steps_for_window(0.01, 5.0) == 525
-    assert P.steps_for_window(10.0, 5.0) == 1
+    assert P.steps_for_window(0.01, 1.0) == 100 and P.steps_for_window(10.0, 1.0) == 1
     with pytest.raises(ValueError):
-        P.steps_for_window(0.0, 5.0)
-    with pytest.raises(ValueError):
-        P.steps_for_window(0.01, 0.0)
+        P.steps_for_window(0.0, 1.0)
 
     calls = []
 
@@ -100,63 +77,42 @@ def test_steps_per_window_calibration():
 
 
 def test_summarize_trials_with_and_without_energy():
-    trials = [P.TrialResult(steps=100, step_seconds=1.0, joules=50.0, meter_seconds=1.0),
-              P.TrialResult(steps=100, step_seconds=1.0, joules=50.0, meter_seconds=1.0)]
+    trials = [P.TrialResult(steps=100, seconds=1.0, joules=50.0, watts=50.0),
+              P.TrialResult(steps=100, seconds=1.0, joules=55.0, watts=55.0)]
     s = P.summarize_trials(trials, batch_size=4, idle_power_w=20.0)
-    assert s["epf_total_mj"] == pytest.approx(1000 * 50.0 / 400)
-    assert s["epf_dynamic_mj"] == pytest.approx(1000 * 30.0 / 400)
-    assert s["avg_power_w"] == pytest.approx(50.0) and s["cv"] == 0.0 and s["cv_quantity"] == "epf_total_mj"
-    assert s["ms_per_step"] == pytest.approx(10.0) and s["frames_per_s"] == pytest.approx(400.0)
+    assert s["epf_total_mj"] == pytest.approx(1000 * 52.5 / 400)
+    assert s["epf_std_mj"] == pytest.approx(1000 * 5.0 / 400 / math.sqrt(2))
+    assert s["epf_dynamic_mj"] == pytest.approx(1000 * 32.5 / 400)
+    assert s["cv"] == pytest.approx(s["epf_std_mj"] / s["epf_total_mj"]) and s["cv_quantity"] == "epf_total_mj"
+    assert s["ms_per_step"] == pytest.approx(10.0) and s["energy"] == "measured"
 
-    missing = [P.TrialResult(100, 1.0, None, 1.0, "NVML unavailable: x"), P.TrialResult(100, 1.1, None, 1.1, "y")]
+    missing = [P.TrialResult(100, 1.0, None, unavailable_reason="NVML unavailable: x"),
+               P.TrialResult(100, 1.1, None, unavailable_reason="y")]
     s = P.summarize_trials(missing, batch_size=4, idle_power_w=None)
     assert s["epf_total_mj"] is None and s["epf_dynamic_mj"] is None and s["avg_power_w"] is None
-    assert not s["energy_available"] and s["unavailable_reason"] == "NVML unavailable: x"
-    assert s["cv_quantity"] == "ms_per_step" and s["cv"] > 0
+    assert s["energy"] == "unavailable: NVML unavailable: x"
+    assert s["cv_quantity"] == "ms_per_step" and s["cv"] == pytest.approx(0.1 / 1.05 / math.sqrt(2))
 
 
-# -- configurations and invalid input -----------------------------------------------------------
+# -- cells and invalid input ----------------------------------------------------------------------
 
-def test_scheme_mapping():
-    _, kw = P.model_kwargs("mobilenet_v1", "e2gc", 4)
-    assert (kw["scheme"].kind, kw["scheme"].group_size) == ("e2gc", 4)
-    _, kw = P.model_kwargs("resnext50", "fggc", 32)
-    assert (kw["scheme"].kind, kw["scheme"].groups) == ("fggc", 32)
-    name, kw = P.model_kwargs("wrn28_10", "gc2l_unfused", 8)
-    assert name == "wrn28" and kw["width"] == 10
-    assert (kw["scheme"].kind, kw["scheme"].groups, kw["scheme"].fused) == ("gc2l", 8, False)
-    assert P.model_kwargs("wrn28_10", "gc2l", 8)[1]["scheme"].fused is True
-    assert P.model_kwargs("vgg13_bn", "C", None)[1] == {"scheme": "C"}
-    assert P.model_kwargs("wrn28", "standard", None)[1]["scheme"].kind == "standard"
-
-
-def test_build_model_unfused_gc2l():
-    from gconvlib.layers.two_level import TwoLevelConv2d
-
-    model = P.build_model(P.EpfConfig("wrn28_1", "gc2l_unfused", 2, 1, num_classes=10, input_size=32))
-    layers = [m for m in model.modules() if isinstance(m, TwoLevelConv2d)]
-    assert layers and not any(m.fused for m in layers) and all(m.groups == 2 for m in layers)
-
-
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(model="mobilenet_v1", scheme_kind="e2gc", k=1, batch_size=0), "batch_size must be an integer >= 1"),
-    (dict(model="mobilenet_v1", scheme_kind="e2gc", k=1, batch_size=-2), "batch_size"),
-    (dict(model="alexnet", scheme_kind="e2gc", k=1, batch_size=1), "unknown model 'alexnet'"),
-    (dict(model="mobilenet_v1", scheme_kind="e2gc", k=None, batch_size=1), "needs an integer k"),
-    (dict(model="mobilenet_v1", scheme_kind="fancy", k=2, batch_size=1), "unknown scheme kind"),
-    (dict(model="vgg13_bn", scheme_kind="F", k=None, batch_size=1), "VGG scheme must be one of"),
-])
-def test_invalid_config(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        P.EpfConfig(**kwargs)
+def test_cells_are_model_specs():
+    c = P.EpfCell("wrn28_10/gc2l:8:unfused", 128)
+    assert c.spec == ModelSpec("wrn28", "gc2l:8:unfused", width=10) and c.key() == {
+        "model": "wrn28_10/gc2l:8:unfused", "batch_size": 128}
+    assert P.EpfCell("mobilenet_v1/fggc:8", 4).spec.text == "mobilenet_v1/gc:8"  # one canonical text
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+        P.EpfCell("mobilenet_v1/e2gc:4", 0)
+    with pytest.raises(ValueError, match="unknown model"):
+        P.EpfCell("alexnet/gc:2", 1)
 
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(window_s=0), "window_s must be > 0"),
-    (dict(window_s=-1.0), "window_s must be > 0"),
     (dict(min_trials=5, max_trials=3), "min_trials <= max_trials"),
     (dict(mode="jit"), "mode must be one of"),
     (dict(cooldown_s=-1), "cooldown_s"),
+    (dict(chunk_s=0), "chunk_s"),
 ])
 def test_invalid_protocol(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -164,71 +120,122 @@ def test_invalid_protocol(kwargs, match):
 
 
 def test_invalid_device():
-    config = P.EpfConfig("mobilenet_v1", "e2gc", 1, 1, **TINY)
     with pytest.raises(ValueError, match="unknown device 'tpu'"):
-        P.measure_epf([config], FAST, "tpu")
+        P.measure_epf([cell("mobilenet_v1/e2gc:1/size=64")], FAST, "tpu")
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
-            P.measure_epf([config], FAST, "cuda")
+            P.measure_epf([cell("mobilenet_v1/e2gc:1/size=64")], FAST, "cuda")
 
 
 # -- the CPU path end to end --------------------------------------------------------------------
 
 def test_train_step_zeroes_grads_between_steps():
-    config = P.EpfConfig("mobilenet_v1", "e2gc", 2, 2, **TINY)
-    step = P.TrainStep(config, "cpu", "eager", warmup_steps=0)
+    step = P.TrainStep(cell("mobilenet_v1/e2gc:2/classes=10/size=64", 2), "cpu", "eager", warmup_steps=0)
     step.run(1)
     first = [p.grad.clone() for p in step.params]
-    step.run(2)  # would double the grads if zero_grad did not run inside the step
+    step.run(2)  # would double the grads if zeroing did not run inside the step
     for a, p in zip(first, step.params):
         torch.testing.assert_close(p.grad, a, rtol=1e-4, atol=1e-5)
 
 
-def test_measure_epf_cpu_end_to_end():
-    configs = [P.EpfConfig("mobilenet_v1", "e2gc", 1, 1, **TINY), P.EpfConfig("mobilenet_v1", "fggc", 2, 1, **TINY)]
+def test_measure_epf_cpu_a_failing_cell_is_a_result_and_the_others_go_on():
+    cells = [cell("mobilenet_v1/e2gc:1/classes=10/size=64"),
+             cell("mobilenet_v1/gc:2/classes=10/size=32"),    # B=1 at 32 px: BatchNorm sees 1 value, fails
+             cell("mobilenet_v1/gc:2/classes=10/size=64")]
     finished = []
-    rows = P.measure_epf(configs, FAST, "cpu", on_result=finished.append)
-    assert [r["scheme"] for r in rows] == ["e2gc", "fggc"] and len(finished) == 2
-    for r in rows:
-        assert r["ms_per_step"] > 0 and r["frames_per_s"] > 0 and r["window_s"] > 0
-        assert 2 <= r["trials"] <= 3 and r["steps_per_trial"] >= 1
+    threads, bench, rng = torch.get_num_threads(), torch.backends.cudnn.benchmark, torch.get_rng_state()
+    results = P.measure_epf(cells, FAST, "cpu", on_result=lambda c, r: finished.append(c.spec.text))
+    assert torch.get_num_threads() == threads and torch.backends.cudnn.benchmark == bench
+    assert torch.equal(torch.get_rng_state(), rng)  # the random state is as before
+    assert [r["status"] for r in results][0::2] == ["ok", "ok"]
+    assert results[1]["status"].startswith("failed: ValueError: Expected more than 1 value per channel")
+    assert sorted(finished) == sorted(c.spec.text for c in cells)
+    for r in results[0::2]:
+        assert r["ms_per_step"] > 0 and 2 <= r["trials"] <= 3 and r["steps_per_trial"] >= 1
         assert r["mode"] == "eager" and r["requested_mode"] == "graph" and "CUDA graphs need a GPU" in r["mode_note"]
         assert r["device_type"] == "cpu" and r["torch"] == torch.__version__ and r["measured_at"]
-        assert len(r["protocol_key"]) == 16
         if r["meter"] == "rapl":  # a machine where RAPL is readable
-            assert r["energy_available"] and r["epf_total_mj"] > 0
+            assert r["energy"] == "measured" and r["epf_total_mj"] > 0
         else:
-            assert r["energy_available"] is False and r["unavailable_reason"].startswith("RAPL not readable")
+            assert r["energy"].startswith("unavailable: RAPL not readable")
             assert r["epf_total_mj"] is None and r["epf_dynamic_mj"] is None and r["avg_power_w"] is None
 
 
-class ScriptedMeter(M.Meter):
-    """Constant power, 20 W for the first window (the idle one) and 50 W afterwards."""
+class ScriptedCounter:
+    """A counter-less meter with constant power: 20 W while idle (the first window) and 50 W
+    afterwards, read with begin/end."""
 
-    name = "scripted"
+    name, approximate, update_period_s = "scripted", False, 0.0
 
     def __init__(self):
-        super().__init__()
-        self.windows = 0
+        import time
+
+        self.clock, self.windows, self.t0 = time.perf_counter, 0, None
+
+    def counter(self):
+        return None
 
     def begin(self):
-        self._t0 = self.clock()
+        self.t0 = self.clock()
 
     def end(self):
-        seconds = self._elapsed()
+        from gconvlib.measure.meters import Reading
+
+        seconds = self.clock() - self.t0
         watts = 20.0 if self.windows == 0 else 50.0
         self.windows += 1
-        return M.Reading(watts * seconds, seconds, self.name)
+        return Reading(watts * seconds, seconds, self.name)
+
+    def close(self):
+        pass
 
 
 def test_measure_epf_with_energy_and_idle_subtraction():
-    config = P.EpfConfig("mobilenet_v1", "e2gc", 4, 2, **TINY)
-    protocol = P.EpfProtocol(warmup_steps=0, window_s=0.05, min_trials=2, max_trials=2, cooldown_s=0.0,
-                             idle_s=0.01, calibration_s=0.02, mode="eager", interleave=False)
-    (row,) = P.measure_epf([config], protocol, "cpu", meter=ScriptedMeter())
-    assert row["energy_available"] and row["meter"] == "scripted"
-    assert row["idle_power_w"] == pytest.approx(20.0) and row["avg_power_w"] == pytest.approx(50.0)
-    assert row["epf_dynamic_mj"] / row["epf_total_mj"] == pytest.approx(30.0 / 50.0)
-    # EPF = power x time per frame (the meter window holds the timed steps)
-    assert row["epf_total_mj"] >= 50.0 * row["ms_per_step"] / 2 * 0.99
-    assert row["cv_quantity"] == "epf_total_mj" and row["trials"] == 2 and row["stop_reason"] in ("target_cv", "max_trials")
+    protocol = P.EpfProtocol(warmup_steps=0, window_s=0.05, min_trials=2, max_trials=2, idle_s=0.01,
+                             calibration_s=0.02, mode="eager", interleave=False)
+    (r,) = P.measure_epf([cell("mobilenet_v1/e2gc:4/classes=10/size=64", 2)], protocol, "cpu",
+                         meter=ScriptedCounter())
+    assert r["status"] == "ok" and r["energy"] == "measured" and r["meter"] == "scripted"
+    assert r["idle_power_w"] == pytest.approx(20.0) and r["avg_power_w"] == pytest.approx(50.0, rel=0.05)
+    assert r["epf_dynamic_mj"] / r["epf_total_mj"] == pytest.approx(30.0 / 50.0, rel=0.05)
+    # EPF = power x time per frame (the meter's window holds the counted steps)
+    assert r["epf_total_mj"] == pytest.approx(50.0 * r["ms_per_step"] / 2, rel=0.1)
+    assert r["trials"] == 2 and r["cv_quantity"] == "epf_total_mj"
+
+
+class SteppedNvml:
+    """A GPU's energy counter on the real clock: ``watts`` all the time, shown in steps of
+    ``period`` s (what nvmlDeviceGetTotalEnergyConsumption does every ~100 ms), in mJ."""
+
+    def __init__(self, watts=200.0, period=0.04):
+        import time
+
+        self.watts, self.period, self.reads = watts, period, 0
+        self.clock = time.perf_counter
+        self.t0 = self.clock()
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle):
+        self.reads += 1
+        t = self.clock() - self.t0
+        return int(1000 * self.watts * self.period * math.floor(t / self.period))
+
+    def nvmlShutdown(self):
+        pass
+
+
+def test_measure_epf_aligns_its_windows_to_a_stepped_nvml_counter():
+    from gconvlib.measure.meters import NvmlEnergyMeter
+
+    nvml = SteppedNvml()
+    meter = NvmlEnergyMeter(handle=("gpu", 0), nvml=nvml)
+    meter.update_period_s = nvml.period
+    protocol = P.EpfProtocol(warmup_steps=1, window_s=0.4, min_trials=2, max_trials=2, idle_s=0.2, calibration_s=0.02,
+                             mode="eager")
+    (r,) = P.measure_epf([cell("mobilenet_v1/e2gc:4/classes=10/size=64", 2)], protocol, "cpu", meter=meter)
+    assert r["status"] == "ok" and r["meter"] == "nvml_energy" and r["aligned"] and r["energy"] == "measured"
+    assert nvml.reads > 10                                 # polled while the steps ran, not read twice
+    # within one step (a chunk) at each end of a window, out of the window
+    tol = 2 * max(r["trial_ms_per_step"]) / (1000 * min(protocol.window_s, r["window_s"]))
+    assert r["avg_power_w"] == pytest.approx(200.0, rel=tol)
+    assert r["epf_total_mj"] == pytest.approx(200.0 * r["ms_per_step"] / 2, rel=2 * tol)
+    assert r["idle_power_w"] == pytest.approx(200.0, rel=0.1) and abs(r["epf_dynamic_mj"]) < 0.15 * r["epf_total_mj"]

@@ -1,4 +1,9 @@
-"""``gconv energy sweep|bench`` and ``gconv latency``: registered by :func:`add_subcommands`."""
+"""``gconv reference``, ``gconv energy sweep|bench``, ``gconv latency`` and ``gconv bench gc2l``.
+
+Registered on the ``gconv`` command by :func:`add_subcommands`. Every measured cell is a record of
+the results store rooted at ``--out`` (default: this machine's results store; ``gconv reference``
+on a GPU: ``data/results/reference/``), so a repeated command measures only what is missing.
+"""
 from __future__ import annotations
 
 import argparse
@@ -7,123 +12,17 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from .protocol import MODES, EpfConfig, EpfProtocol, device_name, measure_epf, resolve_device
-from .sweep import EXPERIMENTS, LATENCY_COLUMNS, SWEEP_COLUMNS, reference_path, run_sweep, write_csv_rows
-
-#: the repeatability benchmark: each family's baseline of the E2GC paper
-BENCH_CONFIGS = (("mobilenet_v1", "e2gc", 1), ("resnext50", "fggc", 32))
+from .protocol import MODES, EpfProtocol
 
 
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _add_protocol_args(p: argparse.ArgumentParser, mode_default: str = "graph") -> None:
-    d = EpfProtocol()
-    p.add_argument("--device", default="cuda", help="cuda, cuda:N or cpu (default: cuda)")
-    p.add_argument("--mode", choices=MODES, default=mode_default,
-                   help="graph: whole step in a CUDA graph (default); eager: paper-style PyTorch")
-    p.add_argument("--batch-sizes", type=int, nargs="+", default=None, metavar="B")
-    p.add_argument("--window-s", type=float, default=d.window_s, help=f"seconds per trial (default {d.window_s})")
-    p.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
-    p.add_argument("--min-trials", type=int, default=d.min_trials)
-    p.add_argument("--max-trials", type=int, default=d.max_trials)
-    p.add_argument("--target-cv", type=float, default=d.target_cv)
-    p.add_argument("--cooldown-s", type=float, default=d.cooldown_s)
-    p.add_argument("--idle-s", type=float, default=d.idle_s, help="active-idle window (0: no dynamic EPF)")
-    p.add_argument("--no-interleave", action="store_true", help="measure configurations one after another")
-    p.add_argument("--input-size", type=int, default=None, help="override the image size (smoke tests)")
-    p.add_argument("--out", type=Path, default=None)
-
-
-def _protocol(args, **override) -> EpfProtocol:
-    fields = dict(warmup_steps=args.warmup_steps, window_s=args.window_s, min_trials=args.min_trials,
-                  max_trials=args.max_trials, target_cv=args.target_cv, cooldown_s=args.cooldown_s,
-                  mode=args.mode, idle_s=args.idle_s, interleave=not args.no_interleave)
-    fields.update(override)
-    return EpfProtocol(**fields)
-
-
-def _resize(configs, input_size):
-    return [replace(c, input_size=input_size) for c in configs] if input_size else configs
-
-
 def _fmt(value, spec: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     return format(value, spec)
-
-
-def _sweep(args) -> int:
-    protocol = _protocol(args)
-    builder = EXPERIMENTS[args.experiment]
-    kwargs = {}
-    if args.batch_sizes:
-        kwargs["batch_sizes"] = args.batch_sizes
-    if args.models:
-        if args.experiment != "e2gc":
-            raise ValueError("--models applies to the e2gc experiment only")
-        kwargs["models"] = args.models
-    configs = _resize(builder(**kwargs), args.input_size)
-    device = resolve_device(args.device)
-    summary = run_sweep(args.experiment, configs, protocol, device, args.out, args.time_budget_s, log=_log)
-    print(f"{summary.out_csv}: measured {summary.measured}, already there {summary.skipped}, "
-          f"remaining {summary.remaining}" + (" (time budget reached)" if summary.stopped_by_budget else ""))
-    return 0
-
-
-def _bench(args) -> int:
-    trials = args.trials
-    if trials < 2:
-        raise ValueError(f"--trials must be >= 2 to give a CV, got {trials}")
-    protocol = _protocol(args, min_trials=trials, max_trials=trials, target_cv=0.0)
-    batch_sizes = args.batch_sizes or [1, 4, 16]
-    models = set(args.models) if args.models else None
-    configs = [EpfConfig(m, kind, k, b) for m, kind, k in BENCH_CONFIGS for b in batch_sizes
-               if models is None or m in models]
-    if not configs:
-        raise ValueError(f"no benchmark configuration left; models are {', '.join(m for m, _, _ in BENCH_CONFIGS)}")
-    configs = _resize(configs, args.input_size)
-    rows = measure_epf(configs, protocol, resolve_device(args.device), log=_log)
-    header = f"{'model':<14}{'scheme':<8}{'k':>4}{'B':>5}{'ms/step':>10}{'EPF mJ':>10}{'dyn mJ':>10}{'CV %':>8}  on"
-    print(header)
-    worst = 0.0
-    for r in rows:
-        cv = r["cv"]
-        worst = max(worst, cv if not math.isnan(cv) else math.inf)
-        print(f"{r['model']:<14}{r['scheme']:<8}{r['k']:>4}{r['batch_size']:>5}{_fmt(r['ms_per_step'], '.3f'):>10}"
-              f"{_fmt(r['epf_total_mj'], '.2f'):>10}{_fmt(r['epf_dynamic_mj'], '.2f'):>10}"
-              f"{_fmt(100 * cv, '.2f'):>8}  {r['cv_quantity']}")
-    first = rows[0]
-    print(f"device {first['device']}, mode {first['mode']}, meter {first['meter']}, {trials} trials of "
-          f">= {protocol.window_s} s; target CV <= {100 * args.target_cv:.1f} %")
-    if not first["energy_available"]:
-        print(f"energy unavailable ({first['unavailable_reason']}): CV is of time per step")
-    if args.out:
-        write_csv_rows(args.out, rows, SWEEP_COLUMNS)
-        print(f"wrote {args.out}")
-    ok = worst <= args.target_cv
-    print("PASS" if ok else "FAIL: some configuration is above the target CV")
-    return 0 if ok else 1
-
-
-def _latency(args) -> int:
-    from .latency import measure_latency
-
-    device = resolve_device(args.device)
-    rows = measure_latency(args.model, args.variants, args.batch_sizes, device, args.repeats, args.warmup,
-                           input_size=args.input_size, log=_log)
-    experiment = f"latency_{args.model}"
-    for r in rows:
-        r["experiment"] = experiment
-    print(f"{'variant':<10}{'B':>4}{'median ms/img':>15}{'IQR':>9}{'min':>9}{'max':>9}")
-    for r in rows:
-        print(f"{r['variant']:<10}{r['batch_size']:>4}{r['ms_per_image_median']:>15.3f}{r['ms_per_image_iqr']:>9.3f}"
-              f"{r['ms_per_image_min']:>9.3f}{r['ms_per_image_max']:>9.3f}")
-    out = args.out or reference_path(experiment, device_name(device))
-    write_csv_rows(out, rows, LATENCY_COLUMNS)
-    print(f"wrote {out}")
-    return 0
 
 
 def _guard(fn):
@@ -138,8 +37,184 @@ def _guard(fn):
     return handler
 
 
+# -- gconv reference ------------------------------------------------------------------------------
+
+def _reference(args) -> int:
+    from .reference import run_reference
+
+    reports = run_reference(args.device, None if args.budget_s <= 0 else args.budget_s, args.out,
+                            smoke=args.smoke, parts=args.parts, retry_failed=args.retry_failed, plan_only=args.plan)
+    return 0 if all(r.failed == 0 for r in reports) else 1
+
+
+def _add_reference(subparsers) -> None:
+    from .reference import COMMAND
+
+    p = subparsers.add_parser(
+        "reference", help="the GPU reference results in one resumable command (energy, latency, overhead)",
+        description="Runs the measurement parts in priority order (1 environment and meter check, 2 E2GC "
+                    "MobileNet-V1 EPF, 3 VGG13-BN latency, 4 GC-2L overhead, 5 E2GC ResNeXt-50 EPF, 6 training "
+                    "throughput, 7 paper-style eager subset, 8 extras), writing each result to the results "
+                    "store under --out as it finishes, with a CSV per experiment and device. Prints the plan "
+                    "and an estimate before each part; stops cleanly when the budget is spent, and the same "
+                    f"command continues where it stopped. On a GPU: {COMMAND}")
+    p.add_argument("--device", default="cuda", help="cuda (default), cuda:N or cpu")
+    p.add_argument("--budget-s", type=float, default=480.0, help="seconds for this call (default 480; 0: no limit)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="store root (default: data/results/reference/ on a GPU, <results>/reference-dryrun on a CPU)")
+    p.add_argument("--smoke", action="store_true", help="every part end to end with tiny sizes (the CPU dry run)")
+    p.add_argument("--parts", type=int, nargs="+", default=None, metavar="N", help="only these parts (1 always runs)")
+    p.add_argument("--retry-failed", action="store_true", help="measure again the cells stored as failed")
+    p.add_argument("--plan", action="store_true", help="print the plan and measure nothing")
+    p.set_defaults(func=_guard(_reference))
+
+
+# -- gconv energy sweep | bench ---------------------------------------------------------------------
+
+def _add_protocol_args(p: argparse.ArgumentParser) -> None:
+    d = EpfProtocol()
+    p.add_argument("--device", default="cuda", help="cuda, cuda:N or cpu (default: cuda)")
+    p.add_argument("--mode", choices=MODES, default=d.mode,
+                   help="graph: whole step in a CUDA graph (default); eager: paper-style PyTorch")
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=None, metavar="B")
+    p.add_argument("--window-s", type=float, default=d.window_s, help=f"seconds per window (default {d.window_s})")
+    p.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
+    p.add_argument("--min-trials", type=int, default=d.min_trials)
+    p.add_argument("--max-trials", type=int, default=d.max_trials)
+    p.add_argument("--target-cv", type=float, default=d.target_cv)
+    p.add_argument("--cooldown-s", type=float, default=d.cooldown_s)
+    p.add_argument("--idle-s", type=float, default=d.idle_s, help="active-idle window (0: no dynamic EPF)")
+    p.add_argument("--no-interleave", action="store_true", help="measure cells one after another")
+    p.add_argument("--input-size", type=int, default=None, help="override the image size (smoke tests)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads on a CPU (restored afterwards)")
+
+
+def _protocol(args, **override) -> EpfProtocol:
+    fields = dict(warmup_steps=args.warmup_steps, window_s=args.window_s, min_trials=args.min_trials,
+                  max_trials=args.max_trials, target_cv=args.target_cv, cooldown_s=args.cooldown_s,
+                  mode=args.mode, idle_s=args.idle_s, interleave=not args.no_interleave)
+    fields.update(override)
+    return EpfProtocol(**fields)
+
+
+def _context(args, out, protocol_threads):
+    from ..store import ResultsStore, results_dir
+    from .protocol import device_name, resolve_device
+    from .reference import Context, PAPER_SIZES
+
+    device = resolve_device(args.device)
+    sizes = replace(PAPER_SIZES, threads=protocol_threads)
+    store = ResultsStore(Path(out) if out else results_dir())
+    return Context(device, device_name(device), False, sizes, log=_log), store
+
+
+EXPERIMENTS = ("e2gc", "gc2l_overhead")
+
+
+def _sweep(args) -> int:
+    from . import experiments as X
+    from .records import Budget, export_csv, run_cells
+    from .reference import by_groups, by_model_and_batch, epf_task
+
+    protocol = _protocol(args)
+    if args.experiment == "e2gc":
+        cells = X.e2gc_cells(args.models or X.E2GC_MODELS, args.batch_sizes or X.E2GC_BATCH_SIZES,
+                             input_size=args.input_size)
+    else:
+        if args.models:
+            raise ValueError("--models applies to the e2gc experiment only")
+        cells = X.gc2l_overhead_cells(batch_size=(args.batch_sizes or [X.GC2L_BATCH])[0], input_size=args.input_size)
+    ctx, store = _context(args, args.out, args.threads)
+    task = epf_task(ctx, args.experiment, cells, protocol,
+                    by_model_and_batch if args.experiment == "e2gc" else by_groups)
+    run = run_cells(store, task.kind, cells, spec_of=task.spec_of, code_of=task.code_of, measure=task.measure,
+                    group_of=task.group_of, estimate_s=task.estimate_s, budget=Budget(args.time_budget_s), log=_log)
+    written = export_csv([r for r in run.records if r is not None], args.experiment, store.root)
+    print(f"{store.root}: measured {run.measured}, already stored {run.cached}, failed {run.failed}, "
+          f"remaining {run.remaining}" + (" (time budget reached)" if run.stopped else ""))
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+#: the repeatability benchmark: each family's baseline of the E2GC paper
+BENCH_CELLS = ("mobilenet_v1/e2gc:1", "resnext50/gc:32")
+
+
+def _bench(args) -> int:
+    from ..models.spec import ModelSpec
+    from .protocol import EpfCell, measure_epf, resolve_device
+
+    if args.trials < 2:
+        raise ValueError(f"--trials must be >= 2 to give a CV, got {args.trials}")
+    protocol = _protocol(args, min_trials=args.trials, max_trials=args.trials, target_cv=0.0)
+    models = set(args.models) if args.models else None
+    cells = []
+    for text in BENCH_CELLS:
+        spec = ModelSpec.parse(text)
+        if models is not None and spec.model not in models:
+            continue
+        if args.input_size:
+            spec = spec.replace(input_size=args.input_size)
+        cells += [EpfCell(spec, b) for b in (args.batch_sizes or [1, 4, 16])]
+    if not cells:
+        raise ValueError(f"no benchmark cell left; models are {', '.join(t.split('/')[0] for t in BENCH_CELLS)}")
+    results = measure_epf(cells, protocol, resolve_device(args.device), threads=args.threads, log=_log)
+    print(f"{'model':<28}{'B':>4}{'ms/step':>10}{'EPF mJ':>10}{'dyn mJ':>10}{'CV %':>8}  of")
+    worst = 0.0
+    for cell, r in zip(cells, results):
+        if r["status"] != "ok":
+            print(f"{cell.spec.text:<28}{cell.batch_size:>4}  {r['status']}")
+            worst = math.inf
+            continue
+        cv = r["cv"]
+        worst = max(worst, cv if not math.isnan(cv) else math.inf)
+        print(f"{cell.spec.text:<28}{cell.batch_size:>4}{_fmt(r['ms_per_step'], '.3f'):>10}"
+              f"{_fmt(r['epf_total_mj'], '.3f'):>10}{_fmt(r['epf_dynamic_mj'], '.3f'):>10}"
+              f"{_fmt(100 * cv, '.2f'):>8}  {r['cv_quantity']}")
+    first = results[0]
+    print(f"device {first.get('device')}, mode {first.get('mode')}, meter {first.get('meter')}, {args.trials} "
+          f"windows of >= {protocol.window_s} s; target CV <= {100 * args.target_cv:.1f} %")
+    if str(first.get("energy", "")).startswith("unavailable"):
+        print(f"energy {first['energy']}: CV is of time per step")
+    ok = worst <= args.target_cv
+    print("PASS" if ok else "FAIL: some cell is above the target CV")
+    return 0 if ok else 1
+
+
+# -- gconv latency ----------------------------------------------------------------------------------
+
+def _latency(args) -> int:
+    from . import experiments as X
+    from .latency import LatencyProtocol
+    from .records import export_csv, run_cells
+    from .reference import latency_task
+
+    fields = {k: v for k, v in (("input_size", args.input_size),) if v is not None}
+    cells = X.vgg_latency_cells(args.batch_sizes, args.variants or X.VGG_VARIANTS, **fields)
+    ctx, store = _context(args, args.out, args.threads)
+    ctx.sizes = replace(ctx.sizes, latency=LatencyProtocol(repeats=args.repeats, warmup=args.warmup))
+    task = latency_task(ctx, cells)
+    run = run_cells(store, task.kind, cells, spec_of=task.spec_of, code_of=task.code_of, measure=task.measure,
+                    group_of=task.group_of, log=_log)
+    print(f"{'variant':<40}{'B':>4}{'median ms/img':>15}{'IQR':>9}{'min':>9}{'max':>9}")
+    for cell, record in zip(cells, run.records):
+        r = record["result"]
+        if r["status"] != "ok":
+            print(f"{cell.spec.text:<40}{cell.batch_size:>4}  {r['status']}")
+            continue
+        print(f"{cell.spec.text:<40}{cell.batch_size:>4}{r['ms_per_image_median']:>15.3f}{r['ms_per_image_iqr']:>9.3f}"
+              f"{r['ms_per_image_min']:>9.3f}{r['ms_per_image_max']:>9.3f}")
+    for path in export_csv(run.records, "vgg_latency", store.root):
+        print(f"wrote {path}")
+    return 0
+
+
+# -- gconv bench gc2l -----------------------------------------------------------------------------
+
 def _bench_gc2l(args) -> int:
     from .layer_bench import benchmark_gc2l, format_gc2l
+    from .protocol import resolve_device
 
     result = benchmark_gc2l(width=args.width, batch=args.batch, device=resolve_device(args.device),
                             repeats=args.repeats, warmup=args.warmup, threads=args.threads,
@@ -172,37 +247,41 @@ def _add_bench_gc2l(subparsers) -> None:
 
 
 def add_subcommands(subparsers) -> None:
-    """Register ``energy`` (``sweep``, ``bench``), ``bench gc2l`` and ``latency`` on the ``gconv`` CLI."""
+    """Register ``reference``, ``energy`` (``sweep``, ``bench``), ``bench gc2l`` and ``latency``."""
+    _add_reference(subparsers)
+
     energy = subparsers.add_parser("energy", help="energy per frame (EPF) of training steps")
     esub = energy.add_subparsers(dest="energy_command", metavar="{sweep,bench}")
     energy.set_defaults(func=lambda args: (energy.print_help(), 2)[1])
 
-    sweep = esub.add_parser("sweep", help="resumable EPF sweep of a paper's configurations")
-    sweep.add_argument("--experiment", required=True, choices=sorted(EXPERIMENTS))
+    sweep = esub.add_parser("sweep", help="resumable EPF sweep of a paper's cells (one store record per cell)")
+    sweep.add_argument("--experiment", required=True, choices=EXPERIMENTS)
     sweep.add_argument("--models", nargs="+", default=None, help="e2gc only: mobilenet_v1 and/or resnext50")
     sweep.add_argument("--time-budget-s", type=float, default=None,
-                       help="stop between configurations before this many seconds (run again to resume)")
+                       help="stop between groups of cells before this many seconds (run again to resume)")
+    sweep.add_argument("--out", type=Path, default=None, help="store root (default: this machine's results store)")
     _add_protocol_args(sweep)
     sweep.set_defaults(func=_guard(_sweep))
 
-    bench = esub.add_parser("bench", help="repeatability: CV of EPF per configuration (target <= 2 %% on an H100)")
+    bench = esub.add_parser("bench", help="repeatability: CV of EPF per cell (target <= 1 %% on an H100)")
     bench.add_argument("--models", nargs="+", default=None)
-    bench.add_argument("--trials", type=int, default=5, help="trials per configuration (default 5)")
+    bench.add_argument("--trials", type=int, default=5, help="windows per cell (default 5)")
     _add_protocol_args(bench)
     bench.set_defaults(func=_guard(_bench))
 
     _add_bench_gc2l(subparsers)
 
     latency = subparsers.add_parser("latency", help="inference latency per image (VGG paper Fig. 10)")
-    latency.add_argument("--model", default="vgg13_bn")
+    latency.add_argument("--model", default="vgg13_bn", choices=["vgg13_bn"], help="the VGG paper's model")
     latency.add_argument("--variants", nargs="+", default=None, help="VGG: baseline A B C D E (default all)")
-    latency.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8], metavar="B")
+    latency.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4], metavar="B")
     latency.add_argument("--device", default="cpu")
     latency.add_argument("--repeats", type=int, default=30)
     latency.add_argument("--warmup", type=int, default=5)
     latency.add_argument("--input-size", type=int, default=None)
-    latency.add_argument("--out", type=Path, default=None)
+    latency.add_argument("--threads", type=int, default=None)
+    latency.add_argument("--out", type=Path, default=None, help="store root (default: this machine's results store)")
     latency.set_defaults(func=_guard(_latency))
 
 
-__all__ = ["BENCH_CONFIGS", "add_subcommands"]
+__all__ = ["BENCH_CELLS", "EXPERIMENTS", "add_subcommands"]

@@ -1,33 +1,62 @@
 """Inference latency (the VGG paper's Fig. 10: "inference time for processing one input").
 
-Eval mode, ``torch.no_grad``, warm-up calls, then ``repeats`` timed forward passes at each
-batch size; per-image latency = batch latency / batch size, reported as median with IQR, min
-and max (latency distributions are skewed by the scheduler; the median is the robust centre).
-On a GPU each call is timed with CUDA events and synchronised, so a number is one call's
-latency, not the throughput of a pipelined queue.
+A cell (:class:`LatencyCell`) is a model variant (a :class:`~gconvlib.models.ModelSpec`) and a
+batch size. Eval mode, ``torch.no_grad``, warm-up calls, then ``repeats`` timed forward passes;
+per-image latency = call latency / batch size, reported as median with quartiles, min and max
+(latency distributions are skewed by the scheduler; the median is the robust centre) and a robust
+spread (IQR / 1.349, the std of a normal distribution with that IQR). On a GPU each call is timed
+with CUDA events and synchronised, so a number is one call's latency, not the throughput of a
+pipelined queue. The cells of one call are timed interleaved (one call of each per round, in a
+rotating order), so that load from other processes weighs on all variants alike. A cell that
+fails is a result (``status: "failed: ..."``).
 """
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Sequence
 
-from .protocol import cpu_name, device_name, is_vgg, model_kwargs, resolve_device, utc_now
+from ..models.spec import ModelSpec
+from .protocol import OK, environment, failure_text, measuring, resolve_device, utc_now
 
-VGG_VARIANTS = ("baseline", "A", "B", "C", "D", "E")
+
+@dataclass(frozen=True)
+class LatencyCell:
+    spec: ModelSpec
+    batch_size: int
+
+    def __post_init__(self):
+        object.__setattr__(self, "spec", ModelSpec.parse(self.spec))
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
+
+    @property
+    def label(self) -> str:
+        return f"{self.spec.text} B={self.batch_size}"
+
+    def key(self) -> dict:
+        return {"model": self.spec.text, "batch_size": self.batch_size}
 
 
-def parse_variant(model: str, variant: str) -> tuple[str, int | None]:
-    """``(scheme_kind, k)`` from a variant name: a VGG letter ("A"), or "kind[:k]" ("e2gc:4")."""
-    if is_vgg(model):
-        return variant, None
-    kind, _, k = variant.partition(":")
-    if k and not k.isdigit():
-        raise ValueError(f"variant {variant!r}: k must be an integer (e.g. 'e2gc:4')")
-    return kind, int(k) if k else None
+@dataclass(frozen=True)
+class LatencyProtocol:
+    repeats: int = 30
+    warmup: int = 5
+    cudnn_benchmark: bool = True
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.repeats < 1 or self.warmup < 0:
+            raise ValueError(f"need repeats >= 1 and warmup >= 0, got {self.repeats} and {self.warmup}")
+
+    def as_dict(self) -> dict:
+        from dataclasses import asdict
+
+        return asdict(self)
 
 
 def latency_summary(times_s: Sequence[float], batch_size: int) -> dict:
-    """Median, quartiles, IQR, min and max of per-image latency (ms) from per-call times (s)."""
+    """Median, quartiles, IQR, robust std, min and max of per-image latency (ms) from per-call times (s)."""
     import numpy as np
 
     if not len(times_s):
@@ -35,104 +64,123 @@ def latency_summary(times_s: Sequence[float], batch_size: int) -> dict:
     per_image = np.asarray(times_s, dtype=float) * 1000.0 / batch_size
     q1, med, q3 = np.percentile(per_image, [25, 50, 75])
     return {"ms_per_image_median": float(med), "ms_per_image_q1": float(q1), "ms_per_image_q3": float(q3),
-            "ms_per_image_iqr": float(q3 - q1), "ms_per_image_min": float(per_image.min()),
-            "ms_per_image_max": float(per_image.max()),
-            "ms_per_batch_median": float(med * batch_size), "images_per_s": float(1000.0 / med)}
+            "ms_per_image_iqr": float(q3 - q1), "ms_per_image_std": float((q3 - q1) / 1.349),
+            "ms_per_image_min": float(per_image.min()), "ms_per_image_max": float(per_image.max()),
+            "ms_per_batch_median": float(med * batch_size), "images_per_s": float(1000.0 / med),
+            "repeats": len(per_image)}
+
+
+def _timer(device: str):
+    """A function that runs one call and returns its seconds (CUDA events on a GPU)."""
+    import torch
+
+    if str(device).startswith("cuda"):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+
+        def timed(call) -> float:
+            start.record()
+            call()
+            end.record()
+            end.synchronize()
+            return start.elapsed_time(end) / 1000.0
+        return timed
+
+    def timed(call) -> float:
+        t0 = time.perf_counter()
+        call()
+        return time.perf_counter() - t0
+    return timed
 
 
 def time_inference(model, inputs, repeats: int, warmup: int, device: str = "cpu") -> list[float]:
-    """Seconds per forward call (``repeats`` of them) in eval mode under no_grad.
+    """Seconds per forward call (``repeats`` of them) in eval mode under no_grad; the model's
+    train/eval mode is restored afterwards."""
+    return time_interleaved([(model, inputs)], repeats, warmup, device)[0]
 
-    The model's train/eval mode is restored afterwards, so a caller's training model is unchanged.
-    """
+
+def time_interleaved(calls: Sequence[tuple], repeats: int, warmup: int, device: str = "cpu") -> list[list[float]]:
+    """Seconds per forward call of each ``(model, inputs)``: ``warmup`` untimed calls each, then
+    ``repeats`` rounds that time every pair once, in an order rotating by one each round, so that
+    drift and other processes on a shared machine weigh on all of them alike. Eval mode and no_grad;
+    each model's train/eval mode is restored afterwards."""
     import torch
 
     if repeats < 1 or warmup < 0:
         raise ValueError(f"need repeats >= 1 and warmup >= 0, got {repeats} and {warmup}")
-    cuda = str(device).startswith("cuda")
-    was_training = model.training
-    model.eval()
-    times: list[float] = []
+    timed = _timer(device)
+    modes = [model.training for model, _ in calls]
+    times: list[list[float]] = [[] for _ in calls]
     try:
+        for model, _ in calls:
+            model.eval()
         with torch.no_grad():
-            for _ in range(warmup):
-                model(inputs)
-            if cuda:
+            for model, x in calls:
+                for _ in range(warmup):
+                    model(x)
+            if str(device).startswith("cuda"):
                 torch.cuda.synchronize(device)
-                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                for _ in range(repeats):
-                    start.record()
-                    model(inputs)
-                    end.record()
-                    end.synchronize()
-                    times.append(start.elapsed_time(end) / 1000.0)
-            else:
-                for _ in range(repeats):
-                    t0 = time.perf_counter()
-                    model(inputs)
-                    times.append(time.perf_counter() - t0)
+            n = len(calls)
+            for r in range(repeats):
+                for i in [(r + j) % n for j in range(n)]:
+                    model, x = calls[i]
+                    times[i].append(timed(lambda: model(x)))
     finally:
-        model.train(was_training)
+        for (model, _), mode in zip(calls, modes):
+            model.train(mode)
     return times
 
 
-def measure_latency(model_name: str = "vgg13_bn", variants: Sequence[str] | None = None,
-                    batch_sizes: Sequence[int] = (1, 8), device: str = "cpu", repeats: int = 30,
-                    warmup: int = 5, *, num_classes: int | None = None, input_size: int | None = None,
-                    cudnn_benchmark: bool = True, seed: int = 0,
-                    on_result: Callable[[dict], Any] | None = None,
+def measure_latency(cells: Iterable[LatencyCell], protocol: LatencyProtocol | None = None, device: str = "cpu",
+                    on_result: Callable[[LatencyCell, dict], Any] | None = None, *, threads: int | None = None,
                     log: Callable[[str], Any] | None = None) -> list[dict]:
-    """Per-image inference latency of each variant at each batch size; one row per pair.
-
-    ``variants``: VGG letters (default baseline, A..E) or "kind[:k]" for the other models.
-    ``num_classes``/``input_size``: ``None`` keeps the model's defaults (VGG: 1120 classes, 224 px).
-    """
+    """Per-image inference latency of every cell; one result per cell, in order. The cells' models
+    are built once per variant and timed interleaved (:func:`time_interleaved`). A cell whose model
+    cannot be built or run is a result (``status: "failed: ..."``). Global state is restored."""
     import torch
 
-    from ..models import create_model
-    from ..store import git_state
-
+    protocol = protocol or LatencyProtocol()
+    cells = list(cells)
+    for c in cells:
+        if not isinstance(c, LatencyCell):
+            raise TypeError(f"cells must be LatencyCell, got {type(c).__name__}")
     device = resolve_device(device)
-    batch_sizes = list(batch_sizes)
-    if not batch_sizes or any(not isinstance(b, int) or b < 1 for b in batch_sizes):
-        raise ValueError(f"batch sizes must be integers >= 1, got {batch_sizes}")
-    if repeats < 1 or warmup < 0:
-        raise ValueError(f"need repeats >= 1 and warmup >= 0, got {repeats} and {warmup}")
-    if variants is None:
-        variants = VGG_VARIANTS if is_vgg(model_name) else ("standard",)
-    # validate every variant before building anything (VGG-13 alone is 133 M parameters)
-    built = [(v, *model_kwargs(model_name, *parse_variant(model_name, v))) for v in variants]
     say = log or (lambda msg: None)
-    extra = {k: v for k, v in (("num_classes", num_classes), ("input_size", input_size)) if v is not None}
-    name = device_name(device) if device.startswith("cuda") else cpu_name()
-    git = git_state()
-    prev_benchmark = torch.backends.cudnn.benchmark
-    torch.backends.cudnn.benchmark = cudnn_benchmark
-    rows = []
-    try:
-        for variant, registry_name, kwargs in built:
-            torch.manual_seed(seed)
-            model = create_model(registry_name, **kwargs, **extra).to(device)
-            size = getattr(model, "input_size", input_size or 224)
-            linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
-            classes = linears[-1].out_features if linears else num_classes
-            for b in batch_sizes:
-                x = torch.randn(b, 3, size, size, generator=torch.Generator().manual_seed(seed)).to(device)
-                times = time_inference(model, x, repeats, warmup, device)
-                row = {"model": model_name, "variant": variant, "batch_size": b,
-                       **latency_summary(times, b), "repeats": repeats, "warmup": warmup,
-                       "input_size": size, "num_classes": classes, "device": name,
-                       "device_type": device.split(":")[0], "torch": torch.__version__,
-                       "cpu_threads": torch.get_num_threads(), "cudnn_benchmark": cudnn_benchmark,
-                       "commit": git["commit"], "dirty": git["dirty"], "measured_at": utc_now()}
-                rows.append(row)
-                say(f"{model_name} {variant} B={b}: {row['ms_per_image_median']:.3f} ms/image "
-                    f"(IQR {row['ms_per_image_iqr']:.3f})")
-                if on_result is not None:
-                    on_result(row)
-            del model
-            if device.startswith("cuda"):
-                torch.cuda.empty_cache()
-    finally:
-        torch.backends.cudnn.benchmark = prev_benchmark
-    return rows
+    results: dict[int, dict] = {}
+    with measuring(device, protocol.cudnn_benchmark, threads, protocol.seed):
+        env = environment(device)
+        models: dict[ModelSpec, Any] = {}
+        runnable = []
+        for i, cell in enumerate(cells):
+            try:
+                if cell.spec not in models:
+                    torch.manual_seed(protocol.seed)
+                    models[cell.spec] = cell.spec.build(device)
+                gen = torch.Generator().manual_seed(protocol.seed)
+                size = cell.spec.input_size
+                x = torch.randn(cell.batch_size, 3, size, size, generator=gen).to(device)
+                with torch.no_grad():
+                    models[cell.spec].eval()(x)  # fails here, not inside the timed rounds
+                runnable.append((i, models[cell.spec], x))
+            except Exception as exc:  # noqa: BLE001 - a failed cell is a result
+                results[i] = {"status": failure_text(exc), **env, "measured_at": utc_now()}
+                say(f"{cell.label}: {results[i]['status']}")
+        if runnable:
+            times = time_interleaved([(m, x) for _, m, x in runnable], protocol.repeats, protocol.warmup, device)
+            for (i, _, _), t in zip(runnable, times):
+                cell = cells[i]
+                results[i] = {"status": OK, **env, **latency_summary(t, cell.batch_size), "warmup": protocol.warmup,
+                              "measured_at": utc_now()}
+                say(f"{cell.label}: {results[i]['ms_per_image_median']:.3f} ms/image "
+                    f"(IQR {results[i]['ms_per_image_iqr']:.3f})")
+        del models, runnable
+        if device.startswith("cuda"):
+            torch.cuda.empty_cache()
+    out = [results[i] for i in range(len(cells))]
+    if on_result is not None:
+        for cell, result in zip(cells, out):
+            on_result(cell, result)
+    return out
+
+
+__all__ = ["LatencyCell", "LatencyProtocol", "latency_summary", "measure_latency", "time_inference",
+           "time_interleaved"]

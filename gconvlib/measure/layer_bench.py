@@ -16,16 +16,17 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 
-from ..layers import ConvScheme
+from ..models.spec import ModelSpec
 
+#: the three variants compared at each g, and their scheme text
 VARIANTS = ("gc", "gc2l_fused", "gc2l_unfused")
+SCHEMES = {"gc": "gc:{g}", "gc2l_fused": "gc2l:{g}", "gc2l_unfused": "gc2l:{g}:unfused"}
 DEFAULT_GROUPS = (2, 4, 8)
 
 
-def _scheme(variant: str, g: int) -> ConvScheme:
-    if variant == "gc":
-        return ConvScheme("gc", groups=g)
-    return ConvScheme("gc2l", groups=g, fused=variant == "gc2l_fused")
+def spec_for(variant: str, g: int, width: int) -> ModelSpec:
+    """WRN-28-``width`` (10 classes, 32 px) with the variant's scheme at ``g`` groups."""
+    return ModelSpec(f"wrn28_{width}", SCHEMES[variant].format(g=g), num_classes=10, input_size=32)
 
 
 def usable_cpus() -> int:
@@ -59,8 +60,6 @@ def benchmark_gc2l(width: int = 2, batch: int = 32, device: str = "cpu", repeats
     "gc2l_over_gc": {g: ratio}, "summary": {...: median over g}, ...}``; GC-2L means the
     fused layer, the paper's implementation.
     """
-    from ..models import create_model
-
     if repeats < 1 or warmup < 0:
         raise ValueError(f"need repeats >= 1 and warmup >= 0, got {repeats} and {warmup}")
     device = torch.device(device)
@@ -68,8 +67,7 @@ def benchmark_gc2l(width: int = 2, batch: int = 32, device: str = "cpu", repeats
 
     def build(variant: str, g: int):
         torch.manual_seed(seed)  # every variant from the same seed (and the same data)
-        model = create_model("wrn28", scheme=_scheme(variant, g), width=width, num_classes=10)
-        model = model.to(device, memory_format=torch.channels_last).train()
+        model = spec_for(variant, g, width).build().to(device, memory_format=torch.channels_last).train()
         x = torch.randn(batch, 3, 32, 32, device=device).contiguous(memory_format=torch.channels_last)
         return model, x, torch.randint(0, 10, (batch,), device=device)
 
@@ -121,4 +119,5 @@ def format_gc2l(result: dict) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["DEFAULT_GROUPS", "VARIANTS", "benchmark_gc2l", "format_gc2l", "torch_threads", "usable_cpus"]
+__all__ = ["DEFAULT_GROUPS", "SCHEMES", "VARIANTS", "benchmark_gc2l", "format_gc2l", "spec_for", "torch_threads",
+           "usable_cpus"]
