@@ -560,7 +560,7 @@ def fmt(quantity: str | None, value: float, cell: Cell | None = None) -> str:
     else:
         text = f"{v:.4g}"
     if cell is not None and cell.spread > 0:
-        text += f" ± {cell.spread:.2g} (n = {cell.n})"
+        text += f" ± {fmt(quantity, cell.spread)} (n = {cell.n})"  # the spread in the value's unit
     return text
 
 
