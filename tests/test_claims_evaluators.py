@@ -95,7 +95,7 @@ def test_grid_holds_only_where_decided():
                                       "(difference within 2 pooled std (2 x 1, n = 5))")
     rows[-1] = epf("gc:8", 16, 90)  # decisively reversed at B = 16
     v = judge_rows(OBS1, rows)
-    assert v == Verdict("holds only", "all but B = 16: 100 mJ ± 1 (n = 5) vs 90 mJ ± 1 (n = 5)")
+    assert v == Verdict("holds only", "all but B = 16: 100 mJ ± 1 mJ (n = 5) vs 90 mJ ± 1 mJ (n = 5)")
     rows[-1] = epf("gc:8", 16, 110)
     assert judge_rows(OBS1, rows) == Verdict("holds")
     # a second device is judged on its own
@@ -104,7 +104,7 @@ def test_grid_holds_only_where_decided():
               ("e2gc:32", 16, 120), ("gc:8", 16, 100))]
     assert judge_rows(OBS1, rows + other) == Verdict(
         "holds only",
-        "NVIDIA H200; not at NVIDIA A100 (e.g. NVIDIA A100 B = 1: 320 mJ ± 1 (n = 5) vs 300 mJ ± 1 (n = 5))")
+        "NVIDIA H200; not at NVIDIA A100 (e.g. NVIDIA A100 B = 1: 320 mJ ± 1 mJ (n = 5) vs 300 mJ ± 1 mJ (n = 5))")
     # a batch size not measured is listed as missing
     v = judge_rows(OBS1, rows[:4])
     assert v == Verdict("holds only", "B = 1, B = 4; missing: B = 16")
