@@ -286,7 +286,9 @@ def test_corrupted_download_detected_by_hash(tmp_path, monkeypatch):
     def local_copy(url, output_file, pooch):     # pooch's downloader interface, served from disk
         shutil.copyfile(payload, output_file)
     monkeypatch.setattr(dl, "_downloader", lambda: local_copy)
-    good = "sha256:" + dl.pooch.file_hash(str(payload))
+    import pooch
+
+    good = "sha256:" + pooch.file_hash(str(payload))
     folder = tmp_path / "dl"
     with pytest.raises(DatasetCorrupted, match="does not match its pinned hash"):
         dl.fetch(Remote("f.bin", "http://example.invalid/f.bin", "sha256:" + "0" * 64), folder)

@@ -176,19 +176,6 @@ def test_the_gpu_plan_fits_the_budget():
     assert any(line.startswith("total estimate ~") for line in said)
 
 
-def test_optional_modules_stand_in_and_leave_nothing_behind(monkeypatch):
-    monkeypatch.setitem(sys.modules, "pooch", None)   # as on a node without pooch
-    with REF.optional_modules(("pooch",)):
-        import pooch
-
-        downloader = pooch.HTTPDownloader                # importing and naming work ...
-        with pytest.raises(ModuleNotFoundError, match="pooch is not installed"):
-            downloader(progressbar=True)                 # ... using fails, saying why
-    assert sys.modules["pooch"] is None
-    with pytest.raises(ModuleNotFoundError):
-        import pooch  # noqa: F811, F401
-
-
 def test_filelock_comes_with_torch():
     """The reference path writes through the results store, which locks with filelock: fine on a
     bare node because every torch installation brings it (a requirement of torch itself)."""

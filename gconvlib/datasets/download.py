@@ -14,7 +14,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import pooch
 
 OFFLINE_ENV = "GCONV_OFFLINE"
 TIMEOUT_S = 30         # per request; an unreachable host fails in seconds, not minutes
@@ -57,6 +56,8 @@ def unavailable(task: str, files: list[Remote], folder: Path, reason: str, extra
 
 def _downloader():
     """pooch's HTTP downloader with a progress bar (tqdm) and a bounded timeout."""
+    import pooch  # imported where used: the measurement path never downloads
+
     return pooch.HTTPDownloader(progressbar=True, timeout=TIMEOUT_S)
 
 
@@ -66,6 +67,8 @@ def fetch(remote: Remote, folder: Path) -> Path:
     Raises :class:`DatasetUnavailable` when offline or the host cannot be reached, and
     :class:`DatasetCorrupted` when the downloaded bytes do not match ``known_hash``.
     """
+    import pooch
+
     if offline():
         raise DatasetUnavailable(f"{OFFLINE_ENV} is set: not downloading {remote.url}")
     try:
@@ -85,6 +88,8 @@ def fetch(remote: Remote, folder: Path) -> Path:
 
 def verify(path: Path, known_hash: str | None) -> None:
     """Check a file already on disk (e.g. dropped in by hand) against its pinned hash."""
+    import pooch
+
     if known_hash is None:
         return
     alg, _, expected = known_hash.rpartition(":")
@@ -115,6 +120,8 @@ def ensure_extracted(task: str, remote: Remote, folder: Path, present, download:
     ``present()`` says whether the unpacked layout is already there. An archive dropped in by hand
     is hash-checked before unpacking; one pooch just downloaded was checked by pooch.
     """
+    import pooch
+
     folder = Path(folder)
     if present():
         return

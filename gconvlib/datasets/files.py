@@ -8,9 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
 from torch.utils.data import Dataset
-from torchvision import transforms
 
 
 class ImageFiles(Dataset):
@@ -39,6 +37,8 @@ class ImageFiles(Dataset):
         return self._handles[a]
 
     def image(self, i: int) -> Image.Image:
+        from PIL import Image  # Pillow and torchvision are imported where real files are read
+
         a, path = self.items[i]
         if a < 0:
             with Image.open(path) as im:
@@ -58,6 +58,8 @@ class PadToSquare:
         self.size, self.mode = size, mode
 
     def __call__(self, img: Image.Image) -> Image.Image:
+        from PIL import Image, ImageOps
+
         img = img.convert(self.mode)
         a = np.asarray(img)
         border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]]).reshape(-1, 1 if a.ndim == 2 else a.shape[2])
@@ -67,10 +69,14 @@ class PadToSquare:
 
 
 def glyph_transform(size: int, channels: int):
+    from torchvision import transforms
+
     return transforms.Compose([PadToSquare(size, "L" if channels == 1 else "RGB"), transforms.ToTensor()])
 
 
 def photo_transform(size: int, channels: int):
+    from torchvision import transforms
+
     """The usual evaluation preprocessing: shorter side to size/0.875, centre crop (224 <- 256)."""
     steps = [transforms.Resize(round(size / 0.875)), transforms.CenterCrop(size)]
     if channels == 1:                       # torchvision's loaders already give RGB

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 from torch.utils.data import Dataset
-from torchvision import datasets as tvd
 
 from .bundle import LabeledSubset, Source, in_memory
 from .download import DatasetUnavailable, Remote, ensure_extracted
@@ -34,6 +33,8 @@ def _unpickle(path: Path) -> dict:
 def load_cifar(task: str, folder: Path, *, image_size: int, channels: int, download: bool, **_) -> Source:
     """CIFAR-10/100 python pickles: ``cifar-10-batches-py/data_batch_1..5, test_batch`` or
     ``cifar-100-python/train, test`` (fine labels)."""
+    from torchvision import datasets as tvd  # imported where real data is read
+
     tv = tvd.CIFAR10 if task == "cifar10" else tvd.CIFAR100
     base = Path(folder) / tv.base_folder
     names = [n for n, _ in tv.train_list + tv.test_list]
@@ -64,6 +65,8 @@ def _by_split(views: dict[str, Dataset], train_views: dict[str, Dataset] | None)
 def load_food101(task: str, folder: Path, *, image_size: int, channels: int, download: bool,
                  train_transform=None, **_) -> Source:
     """Food-101 as torchvision lays it out: ``food-101/images/<class>/*.jpg``, ``meta/{train,test}.json``."""
+    from torchvision import datasets as tvd  # imported where real data is read
+
     base = Path(folder) / "food-101"
     ensure_extracted(task, Remote("food-101.tar.gz", tvd.Food101._URL, f"md5:{tvd.Food101._MD5}"), folder,
                      lambda: (base / "images").is_dir() and all((base / "meta" / f"{s}.json").is_file()
@@ -85,6 +88,8 @@ def imagenet_root(root: str | os.PathLike | None) -> Path | None:
 
 def load_imagenet(task: str, folder: Path, *, image_size: int, channels: int, train_transform=None, **_) -> Source:
     """An ImageFolder tree the user provides (never downloaded): see ``IMAGENET_LAYOUT``."""
+    from torchvision import datasets as tvd  # imported where real data is read
+
     root = Path(folder)
     if not root.is_dir():
         raise DatasetUnavailable(f"{task}: {root} is not a folder. ImageNet is never downloaded; "

@@ -32,7 +32,6 @@ jupyter-book (``tests/test_reference.py`` runs the dry run with everything else 
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import statistics
 import sys
@@ -89,66 +88,6 @@ class EnvironmentCell:
 
     def key(self) -> dict:
         return asdict(self)
-
-
-class _Missing:
-    """Stands in for a name of a module that is not installed; using it raises ModuleNotFoundError."""
-
-    def __init__(self, name: str):
-        self._name = name
-
-    def _fail(self, *args, **kwargs):
-        top = self._name.split(".")[0]
-        raise ModuleNotFoundError(f"{top} is not installed (needed for {self._name}; only real-data loading "
-                                  f"uses it)", name=top)
-
-    __call__ = _fail
-
-    def __getattr__(self, attr):
-        if attr.startswith("__"):
-            raise AttributeError(attr)
-        return _Missing(f"{self._name}.{attr}")
-
-
-_ABSENT = object()
-
-
-def _placeholder_attr(module: str, attr: str):
-    if attr.startswith("__"):  # no __file__, __loader__ ...: inspect and importlib see a module without source
-        raise AttributeError(attr)
-    return _Missing(f"{module}.{attr}")
-
-
-@contextlib.contextmanager
-def optional_modules(names: Sequence[str] = ("pooch", "PIL", "torchvision")):
-    """Let ``gconvlib.datasets`` (which imports pooch, Pillow and torchvision at the top, for
-    downloading and decoding real data) be imported where those are not installed: while inside, a placeholder
-    module stands in for each missing one, and using any of its names raises ModuleNotFoundError.
-    The stand-in data the reference trains on never uses them."""
-    import importlib.util
-    import types
-
-    added = []
-    for name in names:
-        try:
-            missing = importlib.util.find_spec(name) is None
-        except (ImportError, ValueError):
-            missing = True
-        if missing:
-            placeholder = types.ModuleType(name)
-            placeholder.__getattr__ = lambda attr, _name=name: _placeholder_attr(_name, attr)
-            placeholder.__path__ = []  # a package: "from PIL import Image" asks for attributes
-            added.append((name, placeholder, sys.modules.get(name, _ABSENT)))
-            sys.modules[name] = placeholder
-    try:
-        yield
-    finally:
-        for name, placeholder, before in added:  # as it was: absent, or None (import blocked)
-            if sys.modules.get(name) is placeholder:
-                if before is _ABSENT:
-                    del sys.modules[name]
-                else:
-                    sys.modules[name] = before
 
 
 # -- the plan ---------------------------------------------------------------------------------
@@ -333,16 +272,14 @@ def conv_share_task(ctx: Context, cells: list) -> Task:
 
 def train_bench_task(ctx: Context, cells: list) -> Task:
     def measure(chunk, on_result):
-        with optional_modules():
-            from ..train.bench import benchmark_training
-            from ..train.spec import TrainSpec
+        from ..train.bench import benchmark_training
+        from ..train.spec import TrainSpec
 
         for cell in chunk:
             try:
-                with optional_modules():
-                    spec = TrainSpec(model=cell.model, task=cell.task, data_mode=cell.data_mode, limit=cell.limit,
-                                     batch_size=cell.batch_size)
-                with optional_modules(), measuring(ctx.device, None, ctx.sizes.threads):
+                spec = TrainSpec(model=cell.model, task=cell.task, data_mode=cell.data_mode, limit=cell.limit,
+                                 batch_size=cell.batch_size)
+                with measuring(ctx.device, None, ctx.sizes.threads):
                     out = benchmark_training(spec, steps=cell.steps, warmup=cell.warmup, device=ctx.device,
                                              rounds=cell.rounds)
                 result = {"status": "ok", **out, **environment(ctx.device), "measured_at": utc_now()}
@@ -630,5 +567,5 @@ def _print_plan(reports: list[PartReport], budget_s, device: str, name: str, out
 
 
 __all__ = ["COMMAND", "Context", "EnvironmentCell", "PAPER_SIZES", "Part", "PartReport", "SMOKE_SIZES", "Sizes",
-           "Task", "TrainBenchCell", "check_environment", "epf_cell_seconds", "optional_modules", "plan",
+           "Task", "TrainBenchCell", "check_environment", "epf_cell_seconds", "plan",
            "run_reference"]
