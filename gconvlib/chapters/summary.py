@@ -152,7 +152,7 @@ def claims_page_html(judged: pd.DataFrame, paper: str) -> str:
 def coverage_markdown() -> str:
     """The README's coverage statement: generated from the same lists as the landing page."""
     claims = load_claims()
-    lines = ["| paper | tables and figures | claims judged |", "|---|---|---|"]
+    lines = ["| paper | tables and figures | claims registered and judged |", "|---|---|---|"]
     for paper, title in PAPER_TITLES.items():
         arts = [a for p, a, _, _ in ARTIFACTS if p == paper]
         n = sum(1 for c in claims if c.paper == paper)
