@@ -44,41 +44,123 @@ def fig3(curves: pd.DataFrame, n: int, hw: int, d_k: int):
     return fig
 
 
-def training_curves(records: list[dict], metrics=("train_loss", "val_loss", "train_acc", "val_acc"),
-                    title: str = ""):
-    """Per-epoch curves of several runs (one line per variant; seeds averaged, band = spread)."""
-    rows = []
-    for rec in records:
-        res = rec["result"]
-        for i, epoch in enumerate(res["curves"]["epoch"]):
-            for m in metrics:
-                rows.append(dict(variant=res["label"], seed=rec["spec"]["seed"], epoch=epoch, metric=m,
-                                 value=res["curves"][m][i]))
-    frame = pd.DataFrame(rows)
-    grid = sns.relplot(frame, x="epoch", y="value", hue="variant", col="metric", col_wrap=min(len(metrics), 2),
+def training_curves(curves: pd.DataFrame, metrics=("train_loss", "val_loss", "train_acc", "val_acc"),
+                    title: str = "", hue: str = "label", hue_order=None, col_wrap: int | None = None):
+    """Per-epoch curves (VGG Figs. 3-8, GC-2L Fig. 4): one line per variant, the mean over seeds,
+    the band the seeds' min to max. ``curves``: the long frame of
+    :func:`gconvlib.chapters._training.curves` (variant, label, seed, epoch, metric, value);
+    accuracies are in %."""
+    frame = curves[curves.metric.isin(metrics)]
+    names = {"train_loss": "training loss", "val_loss": "validation loss", "train_acc": "training accuracy (%)",
+             "val_acc": "validation accuracy (%)"}
+    frame = frame.assign(metric=frame.metric.map(lambda m: names.get(m, m)))
+    grid = sns.relplot(frame, x="epoch", y="value", hue=hue, hue_order=hue_order, col="metric",
+                       col_order=[names.get(m, m) for m in metrics], col_wrap=col_wrap or min(len(metrics), 2),
                        kind="line", errorbar=("pi", 100), facet_kws=dict(sharey=False), height=2.8, aspect=1.4)
     grid.set_titles("{col_name}")
+    grid.set_ylabels("")
     if title:
         grid.figure.suptitle(title, y=1.02)
     return grid
 
 
-def metric_vs_groups(summary: pd.DataFrame, metric: str = "error_pct_mean", spread: str | None = "error_pct_std",
-                     ylabel: str = "test error (%)", title: str = "", paper: pd.DataFrame | None = None):
-    """Error (or accuracy) against the number of groups g, one line per scheme (GC-2L Figs. 5, 7);
-    the paper's values as dashed lines when given (columns scheme, k, value)."""
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
-    for i, (scheme, rows) in enumerate(summary[summary.k.notna()].sort_values("k").groupby("scheme", sort=False)):
-        ax.errorbar(rows.k, rows[metric], yerr=rows[spread] if spread else None, marker="o", capsize=3,
-                    label=f"{scheme} (ours)", color=f"C{i}")
-        if paper is not None:
-            p = paper[paper.scheme == scheme].sort_values("k")
-            if len(p):
-                ax.plot(p.k, p.value, "--", marker="x", color=f"C{i}", alpha=0.6, label=f"{scheme} (paper)")
-    ax.set(xscale="log", xlabel="groups g", ylabel=ylabel, title=title)
-    ticks = sorted(summary.k.dropna().unique())
-    ax.set_xticks(ticks, [str(int(t)) for t in ticks])
-    ax.legend(fontsize="small", ncol=2)
+_SCHEME_NAMES = {"gc": "GC", "gc2l": "GC-2L", "shuffle": "Shuffle", "flgc": "FLGC", "e2gc": "E2GC", "standard": "SC"}
+
+
+def metric_vs_groups(summary: pd.DataFrame, metric: str = "error", ylabel: str = "test error (%)",
+                     title: str = "", paper: pd.DataFrame | None = None, reference: str | None = "standard",
+                     x_label: str = "groups g", ax=None, names: dict | None = None):
+    """Error (or top-1) against the group parameter, one line per scheme (GC-2L Figs. 5 and 7,
+    E2GC top-1 against G and g): ours as mean ± std over seeds (columns variant, k,
+    ``<metric>_mean``, ``<metric>_std``), the reference variant (SC) as a horizontal band, and the
+    paper's printed values as dashed lines on a second axis when given (columns variant, k, value):
+    scaled-down and published absolute values are not comparable, only their shapes. ``names``:
+    scheme kind -> legend name where the paper names it otherwise (E2GC: ``{"gc": "FgGC"}``)."""
+    ax = ax or plt.subplots(figsize=(6.8, 3.8))[1]
+    rows = summary.assign(kind=summary.variant.str.split(":").str[0])
+    grouped = rows[rows.k.notna() & (rows.variant != reference)].sort_values("k")
+    ours_handles = []
+    for i, (kind, part) in enumerate(grouped.groupby("kind", sort=False)):
+        h = ax.errorbar(part.k, part[f"{metric}_mean"], yerr=part[f"{metric}_std"].fillna(0), marker="o",
+                        capsize=3, color=f"C{i}", label=f"{part.label.iloc[0].split()[0]} (ours)")
+        ours_handles.append(h)
+    if reference is not None and (rows.variant == reference).any():
+        ref = rows[rows.variant == reference].iloc[0]
+        m, s = ref[f"{metric}_mean"], 0 if pd.isna(ref[f"{metric}_std"]) else ref[f"{metric}_std"]
+        ax.axhline(m, color="0.3", lw=1, label=f"{ref.label} (ours)")
+        ax.axhspan(m - s, m + s, color="0.5", alpha=0.15)
+    ax.set(xscale="log", xlabel=x_label, ylabel=f"{ylabel}, ours", title=title)
+    ticks = set(grouped.k.dropna().astype(int)) | (set(paper.k.dropna().astype(int)) if paper is not None else set())
+    ticks = sorted(ticks)
+    if ticks:
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.minorticks_off()
+    handles, labels = ax.get_legend_handles_labels()
+    if paper is not None and len(paper):
+        right = ax.twinx()
+        kinds = list(dict.fromkeys(grouped.kind))
+        p = paper.assign(kind=paper.variant.str.split(":").str[0])
+        for kind, part in p[p.k.notna()].sort_values("k").groupby("kind", sort=False):
+            color = f"C{kinds.index(kind)}" if kind in kinds else f"C{len(kinds) + 1}"
+            name = {**_SCHEME_NAMES, **(names or {})}.get(kind, kind)
+            right.plot(part.k, part.value, "--", marker="x", color=color, alpha=0.6, label=f"{name} (paper)")
+        right.set_ylabel(f"{ylabel}, paper (dashed)")
+        right.grid(False)
+        h2, l2 = right.get_legend_handles_labels()
+        handles, labels = handles + h2, labels + l2
+    ax.legend(handles, labels, fontsize="x-small", ncol=2)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def accuracy_bars(summary: pd.DataFrame, metric: str = "test_acc", order=None, ylabel: str = "test accuracy (%)",
+                  title: str = "", printed: dict | None = None):
+    """VGG Fig. 9: one bar per scheme, mean ± std over seeds; the paper's printed change against the
+    baseline (``printed``: variant -> points) written above the bars it exists for."""
+    order = order or list(summary.variant)
+    rows = summary.set_index("variant").loc[[v for v in order if v in set(summary.variant)]]
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    ax.bar(rows.index, rows[f"{metric}_mean"], yerr=rows[f"{metric}_std"].fillna(0), capsize=4, color="C2",
+           alpha=0.8)
+    base = rows[f"{metric}_mean"].get("baseline")
+    for i, (variant, row) in enumerate(rows.iterrows()):
+        text = ""
+        if base is not None and variant != "baseline":
+            text = f"{row[f'{metric}_mean'] - base:+.1f}"
+        if printed and variant in printed:
+            text += f"\n(paper {printed[variant]:+.2f})"
+        if text:
+            ax.text(i, row[f"{metric}_mean"] + (row[f"{metric}_std"] if pd.notna(row[f"{metric}_std"]) else 0) + 1,
+                    text, ha="center", va="bottom", fontsize=7)
+    ax.set(ylabel=ylabel, xlabel="", title=title, ylim=(0, min(100, rows[f"{metric}_mean"].max() * 1.25 + 5)))
+    fig.tight_layout()
+    return fig
+
+
+def samples_grid(images, labels, title: str = "", per_class: int = 4, classes: int = 8, names=None):
+    """A grid of images (VGG Fig. 1): ``per_class`` samples of each of the first ``classes`` classes,
+    one column per class. ``images``: (N, C, H, W) uint8 or float in [0, 1]."""
+    import numpy as np
+
+    labels = np.asarray(labels)
+    picked = [c for c in sorted(set(labels.tolist()))][:classes]
+    fig, axes = plt.subplots(per_class, len(picked), figsize=(1.1 * len(picked), 1.1 * per_class + 0.4),
+                             squeeze=False)
+    for j, c in enumerate(picked):
+        idx = np.flatnonzero(labels == c)[:per_class]
+        for i in range(per_class):
+            ax = axes[i][j]
+            ax.axis("off")
+            if i < len(idx):
+                img = np.asarray(images[idx[i]], dtype=float)
+                img = img / 255 if img.max() > 1.5 else img
+                img = img.transpose(1, 2, 0)
+                ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray" if img.shape[-1] == 1 else None)
+        axes[0][j].set_title(str(names[c]) if names is not None else str(c), fontsize=7)
+    if title:
+        import textwrap
+
+        fig.suptitle("\n".join(textwrap.wrap(title, 15 * len(picked))), fontsize=9)
     fig.tight_layout()
     return fig
 

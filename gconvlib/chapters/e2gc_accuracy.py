@@ -1,0 +1,133 @@
+"""E2GC chapter 4: top-1 accuracy of MobileNet-V1 and ResNeXt-50 with E2GC and FgGC (Tables III-IV).
+
+Each model is trained with E2GC modules (constant group size G) and FgGC modules (constant number
+of groups g) on ImageNet-1K and Food-101 in the paper profile; the default profile trains the
+variants its claims need on the offline stand-in, several seeds each. The paper's top-1 is
+quoted beside ours; Sec. V's reading of the tables is judged on the mean over seeds once a
+setting passed its sanity check (the training loss falls, no run diverges; the E2GC paper has no
+standard-convolution model to compare with, see :func:`._training.sanity_check`).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import pandas as pd
+
+from .. import plots
+from ..paper import load_values
+from ..store import ResultsStore
+from ..train import TrainSpec
+from . import _training as T
+from ._base import ChapterResult
+from ._claims import judge_chapter
+
+NAME = "e2gc_accuracy"
+PAPER = "e2gc"
+TABLES = {"mobilenet_v1": "Table III", "resnext50": "Table IV"}
+DATASETS = ("ImageNet-1K", "Food-101")
+
+
+def variants(group_sizes: Sequence[int], groups: Sequence[int]) -> list[str]:
+    return [f"e2gc:{G}" for G in group_sizes] + [f"gc:{g}" for g in groups]
+
+
+def plan_specs(data: str = "auto", tasks: Sequence[str] = ("imagenet",), models: Sequence[str] = ("mobilenet_v1",),
+               group_sizes: Sequence[int] = (1, 2, 4, 8, 16, 32), groups: Sequence[int] = (),
+               epochs: int | None = 10, limit: int | None = 500, num_classes: int | None = 10,
+               image_size: int | None = 32, batch_size: int | None = 64, lr: float | None = 0.02,
+               augment: str | None = "pad_crop_flip", seeds: Sequence[int] = (0, 1, 2),
+               profile: str | None = None) -> list[TrainSpec]:
+    """Exactly the runs :func:`run` trains with these parameters (``None`` = the paper's value, or our
+    recipe's where the paper gives none). ``profile`` changes nothing: it is accepted so that a
+    profile's notebook parameters pass as they are."""
+    out = []
+    for task in tasks:
+        for model in models:
+            out += T.specs(model, variants(group_sizes, groups), seeds, task=task, data_mode=data, epochs=epochs,
+                           limit=limit, num_classes=num_classes, image_size=image_size, batch_size=batch_size,
+                           lr=lr, augment=augment)
+    return out
+
+
+def run(profile: str = "quick", data: str = "auto", tasks: Sequence[str] = ("imagenet",),
+        models: Sequence[str] = ("mobilenet_v1",), group_sizes: Sequence[int] = (1, 2, 4, 8, 16, 32),
+        groups: Sequence[int] = (), epochs: int | None = 10, limit: int | None = 500,
+        num_classes: int | None = 10, image_size: int | None = 32, batch_size: int | None = 64,
+        lr: float | None = 0.02, augment: str | None = "pad_crop_flip", seeds: Sequence[int] = (0, 1, 2),
+        store: ResultsStore | None = None, progress: str = "auto") -> ChapterResult:
+    params = dict(data=data, tasks=list(tasks), models=list(models), group_sizes=list(group_sizes),
+                  groups=list(groups), epochs=epochs, limit=limit, num_classes=num_classes, image_size=image_size,
+                  batch_size=batch_size, lr=lr, augment=augment, seeds=list(seeds))
+    r = ChapterResult(NAME, profile, params)
+    plan = plan_specs(**params)
+    records = T.train_runs(plan, store, profile, progress)
+    r.data.update(records=records, plan=plan)
+    r.data["summary"] = summary = T.summarize(records)
+
+    evidence, sanity_rows = [], []
+    for recs in T.by_setting(records).values():
+        sanity = T.sanity_check(recs, reference=None)
+        evidence.append(T.evidence(recs, PAPER, sanity.reason, curves_of=()))
+        sanity_rows.append(sanity.checks.assign(setting=T.source_text(recs)))
+    evidence.append(T.dataset_evidence(records, PAPER))
+    columns = ["setting", "check", "passed", "detail"]
+    r.add_table("sanity", pd.concat(sanity_rows, ignore_index=True)[columns] if sanity_rows
+                else pd.DataFrame(columns=columns),
+                "Sanity checks of each scaled-down setting (a failed one makes its claims 'not testable here')")
+    r.notes["scaling"] = T.scaling_note(records)
+    for model, ref in TABLES.items():
+        commands = {"ImageNet-1K": T.column_command(f"{model}/e2gc:2", "imagenet"),
+                    "Food-101": T.column_command(f"{model}/e2gc:2", "food101")}
+        r.add_table(ref, T.paper_columns(PAPER, ref, model, "top1", DATASETS, summary, commands),
+                    f"{ref} ({T.PAPER_MODEL[model]}): top-1 accuracy (%), the paper (quoted) beside ours "
+                    "(mean ± sample std over seeds, scaled-down)")
+    r.add_table("runs", runs_table(summary), "Every variant run in this profile: mean ± std over seeds")
+    r.figures["top1"] = lambda: figure_top1(summary)
+    judge_chapter(r, evidence, store)
+    return r
+
+
+def runs_table(summary: pd.DataFrame) -> pd.DataFrame:
+    if not len(summary):
+        return pd.DataFrame()
+    return pd.DataFrame({
+        "model": summary.ran, "data": summary.task + " (" + summary.source + ")", "variant": summary.label,
+        "seeds": summary.seeds,
+        "top-1 (%)": [T.value_text(m, s, n) for m, s, n in zip(summary.top1_mean, summary.top1_std, summary.seeds)],
+        "final training loss": [T.value_text(m, s, n, 3) for m, s, n in
+                                zip(summary.train_loss_mean, summary.train_loss_std, summary.seeds)],
+        "highest validation loss": summary.val_loss_peak.round(2),
+        "training time, all seeds (s)": summary.wall_s.round(0)})
+
+
+def figure_top1(summary: pd.DataFrame):
+    """Top-1 against G (E2GC, left) and g (FgGC, right) per model and data set: ours (mean ± std over
+    seeds) and the paper's printed values (dashed, their own axis: absolute values of scaled-down runs
+    are not comparable with printed ones, only the shapes)."""
+    import matplotlib.pyplot as plt
+
+    from ..models.spec import scheme_text
+
+    if not len(summary):
+        return None
+    settings = [(m, t) for m in TABLES for t in summary[summary.model == m].task.unique()]
+    fig, axes = plt.subplots(len(settings), 2, figsize=(12, 3.6 * len(settings)), squeeze=False)
+    for row, (model, task) in zip(axes, settings):
+        dataset = T.dataset_name(PAPER, task)
+        ours = summary[(summary.model == model) & (summary.task == task)]
+        printed = load_values(PAPER, ref=TABLES[model], model=model, quantity="top1", dataset=dataset)
+        printed = printed.assign(variant=[scheme_text(s, None if pd.isna(k) else int(k))
+                                          for s, k in zip(printed.scheme, printed.k)])
+        for ax, family, x_label in ((row[0], "e2gc", "group size G (E2GC)"), (row[1], "gc", "groups g (FgGC)")):
+            part = ours[ours.variant.str.startswith(family + ":")]
+            p = printed[printed.variant.str.startswith(family + ":")][["variant", "k", "value"]]
+            if not len(part):
+                ax.text(0.5, 0.5, f"{'E2GC' if family == 'e2gc' else 'FgGC'}: not run in this profile",
+                        ha="center", va="center", transform=ax.transAxes)
+                ax.set_axis_off()
+                continue
+            plots.metric_vs_groups(part, "top1", "top-1 (%)", f"{T.PAPER_MODEL[model]}, {dataset} "
+                                   f"({part.source.iloc[0]})", paper=p, reference=None, x_label=x_label, ax=ax,
+                                   names={"gc": "FgGC"})
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,128 @@
+"""GC-2L chapter 2: standard vs one-level vs two-level convolution (Table 1 error rates, Fig. 4 loss).
+
+WideResNet-28 on CIFAR (WRN-34-2 on ImageNet in the paper profile) with SC, GC and GC-2L at the
+profile's g, several seeds each; the paper's error rates quoted beside ours; the claims judged on
+the mean over seeds once the setting passed its sanity check (:func:`._training.sanity_check`).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import pandas as pd
+
+from ..store import ResultsStore
+from ..train import TrainSpec
+from . import _training as T
+from ._base import ChapterResult
+from ._claims import judge_chapter
+
+NAME = "gc2l_ablation"
+PAPER = "gc2l"
+KINDS = ("gc", "gc2l")
+TABLE1_DATASETS = {"wrn28_10": ("CIFAR-10", "CIFAR-100"), "wrn34_2": ("ImageNet",)}
+
+
+def model_for(task: str, width: int) -> str:
+    """The architecture a task trains in the paper: WRN-28-k on CIFAR, WRN-34-2 on ImageNet."""
+    return "wrn34_2" if task == "imagenet" else f"wrn28_{width}"
+
+
+def variants(groups: Sequence[int], kinds: Sequence[str] = KINDS) -> list[str]:
+    return ["standard"] + [f"{kind}:{g}" for g in groups for kind in kinds]
+
+
+def plan_specs(data: str = "auto", tasks: Sequence[str] = ("cifar10",), width: int = 1,
+               groups: Sequence[int] = (16,), epochs: int | None = 10, limit: int | None = 500,
+               image_size: int | None = 32, batch_size: int | None = 32, lr: float | None = 0.05,
+               seeds: Sequence[int] = (0, 1, 2),
+               profile: str | None = None) -> list[TrainSpec]:
+    """Exactly the runs :func:`run` trains with these parameters (``None`` = the paper's value, e.g. all
+    images, 200 epochs). ``profile`` changes nothing: it is accepted so that a profile's notebook
+    parameters pass as they are."""
+    out = []
+    for task in tasks:
+        out += T.specs(model_for(task, width), variants(groups), seeds, task=task, data_mode=data, epochs=epochs,
+                       limit=limit, image_size=image_size, batch_size=batch_size, lr=lr)
+    return out
+
+
+def run(profile: str = "quick", data: str = "auto", tasks: Sequence[str] = ("cifar10",), width: int = 1,
+        groups: Sequence[int] = (16,), epochs: int | None = 10, limit: int | None = 500,
+        image_size: int | None = 32, batch_size: int | None = 32, lr: float | None = 0.05,
+        seeds: Sequence[int] = (0, 1, 2), store: ResultsStore | None = None,
+        progress: str = "auto") -> ChapterResult:
+    params = dict(data=data, tasks=list(tasks), width=width, groups=list(groups), epochs=epochs, limit=limit,
+                  image_size=image_size, batch_size=batch_size, lr=lr, seeds=list(seeds))
+    r = ChapterResult(NAME, profile, params)
+    plan = plan_specs(**params)
+    records = T.train_runs(plan, store, profile, progress)
+    r.data.update(records=records, plan=plan)
+    r.data["summary"] = summary = T.summarize(records)
+    r.data["curves"] = curves = T.curves(records)
+
+    evidence, sanity_rows = [], []
+    for recs in T.by_setting(records).values():
+        sanity = T.sanity_check(recs, reference="standard")
+        ev = T.evidence(recs, PAPER, sanity.reason, curves_of=("train_loss",))
+        evidence.append(ev)
+        where = f"{T.our_model_name(TrainSpec.from_record(recs[0]))}, {T.dataset_title(recs[0]['spec']['task'])}"
+        sanity_rows.append(sanity.checks.assign(setting=where))
+    evidence.append(T.dataset_evidence(records, PAPER))
+    columns = ["setting", "check", "passed", "detail"]
+    sanity_table = pd.concat(sanity_rows, ignore_index=True)[columns] if sanity_rows else pd.DataFrame(columns=columns)
+    r.add_table("sanity", sanity_table, "Sanity checks of each scaled-down setting: a setting that fails one "
+                "judges no claim (its claims are 'not testable here', with the reason)")
+    r.notes["scaling"] = T.scaling_note(records)
+
+    commands = {"CIFAR-10": T.column_command("wrn28_10/gc2l:16", "cifar10"),
+                "CIFAR-100": T.column_command("wrn28_10/gc2l:16", "cifar100"),
+                "ImageNet": T.column_command("wrn34_2/gc2l:16", "imagenet")}
+    for model, datasets in TABLE1_DATASETS.items():
+        r.add_table(f"Table 1 {model}", T.paper_columns(PAPER, "Table 1", model, "error", datasets, summary, commands),
+                    f"Table 1 ({'WRN-28-10' if model == 'wrn28_10' else 'WRN-34-2'}): test error (%), the paper "
+                    "(quoted) beside ours (mean ± sample std over seeds, scaled-down; see the scaling note)")
+    r.add_table("runs", runs_table(summary), "Every variant run in this profile: mean ± std over seeds")
+    r.figures["fig4"] = lambda: figure_4(curves)
+    judge_chapter(r, evidence, store)
+    return r
+
+
+def runs_table(summary: pd.DataFrame) -> pd.DataFrame:
+    if not len(summary):
+        return pd.DataFrame()
+    out = pd.DataFrame({
+        "model (ran)": summary.ran, "data": summary.task + " (" + summary.source + ")", "variant": summary.label,
+        "seeds": summary.seeds,
+        "test error (%)": [T.value_text(m, s, n) for m, s, n in
+                           zip(summary.error_mean, summary.error_std, summary.seeds)],
+        "final training loss": [T.value_text(m, s, n, 3) for m, s, n in
+                                zip(summary.train_loss_mean, summary.train_loss_std, summary.seeds)],
+        "final validation loss": [T.value_text(m, s, n, 3) for m, s, n in
+                                  zip(summary.val_loss_mean, summary.val_loss_std, summary.seeds)],
+        "highest validation loss": summary.val_loss_peak.round(2),
+        "training time, all seeds (s)": summary.wall_s.round(0)})
+    return out
+
+
+def figure_4(curves: pd.DataFrame):
+    """Fig. 4: training loss of SC, GC and GC-2L against the epoch (mean over seeds, band min-max),
+    one panel per data set and g."""
+    import matplotlib.pyplot as plt
+
+    frame = curves[curves.metric == "train_loss"]
+    if not len(frame):
+        return None
+    frame = frame.assign(g=frame.variant.map(lambda v: v.split(":")[1] if ":" in v else None),
+                         scheme=frame.label.map(lambda s: s.split()[0]))
+    panels = [(task, g) for task in frame.task.unique() for g in sorted(set(frame.g.dropna()), key=int)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False)
+    for ax, (task, g) in zip(axes[0], panels):
+        part = frame[(frame.task == task) & ((frame.g == g) | frame.g.isna())]
+        for i, (scheme, rows) in enumerate(part.groupby("scheme", sort=False)):
+            stats = rows.groupby("epoch").value.agg(["mean", "min", "max"])
+            ax.plot(stats.index, stats["mean"], color=f"C{i}", label=scheme)
+            ax.fill_between(stats.index, stats["min"], stats["max"], color=f"C{i}", alpha=0.15)
+        ax.set(title=f"{T.dataset_title(task)}, g = {g}", xlabel="epoch", ylabel="training loss")
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
