@@ -398,3 +398,20 @@ def test_compare_comparable_with_the_band():
 def test_untestable():
     v = judge_rows("vgg.sec2.condensenet_more_efficient_than_shufflenet", [])
     assert v.kind == C.NOT_TESTABLE and v.reason.startswith("a claim about other work")
+
+
+def test_dataset_facts_from_a_setting_that_failed_its_sanity_check_judge_nothing():
+    """The split and class-count claims read dataset rows: a stand-in flagged by its chapter's
+    sanity check must give 'not testable here', not a verdict on synthetic data."""
+    from gconvlib.claims import Evidence, get_claim, judge
+
+    flag = "runs do not fit their training data"
+    rows = [dict(model=None, variant=None, quantity="dataset_size", value=v, kind="scaled-down",
+                 dataset="Kuzushiji", part=part, sanity=flag)
+            for part, v in (("train", 500.0), ("val", 240.0), ("test", 300.0), ("total", 1040.0))]
+    rows.append(dict(model=None, variant=None, quantity="num_classes", value=20.0, kind="scaled-down",
+                     dataset="Kuzushiji", sanity=flag))
+    judged = judge([get_claim("vgg.sec3_2.split_16_4_5"), get_claim("vgg.sec3_2.dataset_size_and_classes")],
+                   Evidence(rows)).set_index("id")
+    for claim in ("vgg.sec3_2.split_16_4_5", "vgg.sec3_2.dataset_size_and_classes"):
+        assert judged.loc[claim, "verdict"] == f"not testable here (at this scale: {flag})", judged.loc[claim, "verdict"]

@@ -808,6 +808,10 @@ def _ratio_parts(ctx: Ctx) -> list[Check]:
                 miss = [p for p, v in cells.items() if v is None] or [p for p in parts if p not in want]
                 checks.append(_missing_check(ctx, c, f"{q} of the {', '.join(miss)} split"))
                 continue
+            gated = gate(cells.values())
+            if gated is not None:
+                checks.append(Check(c.label(), gated, "", tuple(cells.values())))
+                continue
             total = sum(x.value for x in cells.values())
             t = float(args.get("tolerance", 0.0))
             for p in parts:
@@ -1469,6 +1473,10 @@ def ev_bound(ctx: Ctx) -> list[Check]:
             cell = lookup(ctx, None, None, q2, c)
             if cell is None or not len(prow):
                 checks.append(_missing_check(ctx, c, q2, q2))
+                continue
+            gated = gate([cell])
+            if gated is not None:
+                checks.append(Check(c.label(q2), gated, f"{q2} {cell.value:g}", (cell,)))
                 continue
             ok = precision_verdict(str(prow["value_text"].iloc[0]), cell.value) == "exact"
             shown = f"{q2} {cell.value:g} vs printed {prow['value_text'].iloc[0]}"
