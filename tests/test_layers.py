@@ -207,16 +207,16 @@ def _gc2l_layers(fused: bool, seed: int = 0, width: int = 10):
 def test_gc2l_fused_and_unfused_wrn28_10_start_from_the_same_distribution():
     """Every GC-2L layer of WRN-28-10 (g=4), fused and unfused built from different seeds: the std of
     the fine, restrict and coarse weights agrees between layouts, and fine and restrict have He
-    fan-out std sqrt(2 / (C_out k^2)), the init of the GC conv they extend. Tolerance 10 %, or
-    4 sampling standard errors for parts too small for that (a restrict weight of 16 inputs has
-    144 numbers; the old init differed by 6.6x)."""
+    fan-out std counted per group, sqrt(2 / (C_out/g k^2)), the init of the GC conv they extend.
+    Tolerance 10 %, or 4 sampling standard errors for parts too small for that (a restrict weight of
+    16 inputs has 144 numbers; torch's fan-out, which ignores groups, is 2x smaller at g = 4)."""
     fused_layers, unfused_layers = _gc2l_layers(True, seed=1), _gc2l_layers(False, seed=2)
     assert len(fused_layers) == len(unfused_layers) == 27  # 12 blocks x 2 convs + 3 projections
     for i, (a, b) in enumerate(zip(fused_layers, unfused_layers)):
         assert (a.fused, b.fused) == (True, False)
         (fa, ra), (fb, rb) = a.fine_and_restrict_weights(), b.fine_and_restrict_weights()
         k = fa.shape[-1]
-        he = (2.0 / (a.out_channels * k * k)) ** 0.5
+        he = (2.0 / (a.out_channels // 4 * k * k)) ** 0.5
         for part, wa, wb in (("fine", fa, fb), ("restrict", ra, rb)):
             sa, sb = wa.std().item(), wb.std().item()
             tol = max(0.10, 4 / wa.numel() ** 0.5)  # std of a std estimate: sigma / sqrt(2n)
@@ -227,6 +227,29 @@ def test_gc2l_fused_and_unfused_wrn28_10_start_from_the_same_distribution():
         tol = max(0.10, 4 / a.coarse.weight.numel() ** 0.5)
         for w in (a.coarse.weight, b.coarse.weight):
             assert abs(w.std().item() - he_c) <= tol * he_c, (i, w.std().item(), he_c)
+
+
+def test_gc2l_fine_weights_have_the_std_of_the_gc_conv_they_extend():
+    """16 -> 160 channels, g = 4, 3x3: fine and restrict std sqrt(2 / (40 * 9)) = 0.0745, the same
+    as ``init_weights`` gives the plain GC conv of that shape; coarse sqrt(2 / 160) = 0.112."""
+    from gconvlib.models._blocks import init_weights
+
+    layer = TwoLevelConv2d(16, 160, 3, 1, 1, groups=4)
+    gc = init_weights(nn.Sequential(nn.Conv2d(16, 160, 3, 1, 1, groups=4, bias=False)))[0]
+    fine, restrict = layer.fine_and_restrict_weights()
+    he = (2.0 / (40 * 9)) ** 0.5
+    assert abs(fine.std().item() - he) <= 0.05 * he                  # 5,760 numbers: std error 0.9 %
+    assert abs(gc.weight.std().item() - he) <= 0.05 * he
+    assert abs(restrict.std().item() - he) <= 0.25 * he               # 144 numbers: std error 5.9 %
+    assert abs(layer.coarse.weight.std().item() - (2.0 / 160) ** 0.5) <= 0.15 * (2.0 / 160) ** 0.5
+
+
+def test_flgc_weight_starts_with_the_std_of_the_gc_conv_it_generalises():
+    """FLGC's dense weight (masked to g contiguous groups at init) gets He fan-out counted per group:
+    32 -> 64 channels, g = 8, 3x3: std sqrt(2 / (8 * 9)) = 0.167, sqrt(8) x torch's fan-out 0.059."""
+    layer = FLGCConv2d(32, 64, 3, 1, 1, groups=8)
+    he = (2.0 / (8 * 9)) ** 0.5
+    assert abs(layer.weight.std().item() - he) <= 0.05 * he           # 18,432 numbers: std error 0.5 %
 
 
 def test_gc2l_same_seed_gives_the_same_weights_in_both_layouts():
@@ -259,11 +282,12 @@ def test_init_weights_leaves_a_gc2l_layer_its_own_init():
     model = nn.Sequential(TwoLevelConv2d(64, 64, 3, 1, 1, groups=4, fused=False), nn.Conv2d(64, 64, 3))
     init_weights(model)
     restrict = model[0].restrict.weight
-    he = (2.0 / (64 * 9)) ** 0.5  # not 2 / (g k^2), what kaiming_normal_ would give this conv alone
+    he = (2.0 / (64 // 4 * 9)) ** 0.5  # the fine conv's fan-out per group; not 2 / k^2, this conv's own
     assert abs(restrict.std().item() - he) <= 0.15 * he
     he_c = (2.0 / 64) ** 0.5  # coarse: He fan-out of the 1x1 conv g -> C_out
     assert abs(model[0].coarse.weight.std().item() - he_c) <= 0.25 * he_c
-    assert abs(model[1].weight.std().item() - he) <= 0.1 * he  # ordinary convs: He fan-out as before
+    he_dense = (2.0 / (64 * 9)) ** 0.5  # ordinary dense convs: He fan-out as torch counts it
+    assert abs(model[1].weight.std().item() - he_dense) <= 0.1 * he_dense
 
 
 # -- memory format --------------------------------------------------------------------------

@@ -10,6 +10,8 @@ GC and its inference parameter count is GC's; training may move channels between
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -48,7 +50,11 @@ class FLGCConv2d(nn.Module):
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.stride, self.padding = stride, padding
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size, kernel_size))
-        nn.init.kaiming_normal_(self.weight, mode="fan_out", nonlinearity="relu")
+        # He fan-out counted per group (as ``init_weights`` does for grouped convs): at init the mask
+        # keeps GC's grouping, so an input channel feeds C_out/g filters; torch's fan-out would count
+        # all C_out of the dense weight
+        k2 = kernel_size * kernel_size
+        nn.init.normal_(self.weight, 0.0, math.sqrt(2.0 / (out_channels // groups * k2)))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         self.in_logits = nn.Parameter(_contiguous_logits(in_channels, groups))
         self.out_logits = nn.Parameter(_contiguous_logits(out_channels, groups))

@@ -43,20 +43,22 @@ class TwoLevelConv2d(nn.Module):
     def reset_parameters(self) -> None:
         """He initialisation ("weights initialized as in [25]", GC-2L Sec. 4), the same in both layouts.
 
-        torch's Kaiming fan-out (what ``init_weights`` gives every conv) counts C_out k^2 for a
-        grouped conv, so:
-        * fine: std = sqrt(2 / (C_out k^2)), exactly the GC conv this layer extends;
-        * restrict: the same std: in the paper's fused implementation its filters are more
-          filters of that grouped conv (the fused conv's own fan-out, (C_out + g) k^2, differs by
+        He et al. take as the fan the connections one unit actually has; torch's Kaiming fan-out
+        ignores ``groups`` (it counts C_out k^2 for a grouped conv). Counted per group:
+        * fine: an input channel feeds the C_out/g filters of its group: std = sqrt(2 / (C_out/g k^2)),
+          what ``init_weights`` gives the GC conv this layer extends;
+        * restrict: the same std: in the paper's fused implementation its filters are more filters of
+          that grouped conv (the fused conv's own per-group fan-out, (C_out/g + 1) k^2, differs by
           g / C_out);
-        * coarse: a 1x1 conv g -> C_out: std = sqrt(2 / C_out).
+        * coarse: a dense 1x1 conv g -> C_out: std = sqrt(2 / C_out).
         Drawn part by part, fine then restrict then coarse, so from one seed both layouts start
-        from identical weights. At init the coarse path adds g std_c^2 times the fine variance:
-        output std 1.01-1.09x GC's in WRN-28-10 (g = 2..16), up to 1.44x at width 2, g = 16.
+        from identical weights. At init the coarse path adds 2g / C_out times the fine path's output
+        variance (output std sqrt(1 + 2g / C_out) x GC's: at most 1.10x in WRN-28-10, g <= 16).
         """
         weight = (self.fine_restrict if self.fused else self.fine).weight
         per_filter = weight.shape[1:]  # (C_in/g, k, k)
-        std = math.sqrt(2.0 / (self.out_channels * per_filter[1] * per_filter[2]))
+        fan_out = self.out_channels // self.groups * per_filter[1] * per_filter[2]
+        std = math.sqrt(2.0 / fan_out)
         like = dict(device=weight.device, dtype=weight.dtype)
         fine = torch.empty(self.out_channels, *per_filter, **like).normal_(0.0, std)
         restrict = torch.empty(self.groups, *per_filter, **like).normal_(0.0, std)
