@@ -49,3 +49,25 @@ def test_every_table_and_figure_names_chapters_that_exist():
     assert papers == {"e2gc", "gc2l", "vgg"}
     for _, artifact, chapters, _ in summary.ARTIFACTS:
         assert set(chapters) <= names, artifact
+
+
+def test_verdict_figure_draws_each_papers_claims_split_by_verdict():
+    """Bars are read back from the figure: their widths per paper are the verdict counts of a
+    hand-made frame (3 holds + 1 does not hold for E2GC, 2 inconclusive for VGG, none for GC-2L)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    judged = pd.DataFrame({"paper": ["e2gc"] * 4 + ["vgg"] * 2,
+                           "verdict_kind": ["holds"] * 3 + ["does not hold"] + ["inconclusive at this scale"] * 2})
+    fig = summary.verdict_figure(judged)
+    ax = fig.axes[0]
+    rows = {label.get_text(): i for i, label in enumerate(ax.get_yticklabels())}
+    assert len(rows) == 3
+    widths = {}
+    for container in ax.containers:
+        for i, bar in enumerate(container):
+            if bar.get_width():
+                widths[(i, container.get_label())] = bar.get_width()
+    e2gc, vgg = rows["E2GC"], [i for t, i in rows.items() if t.startswith("Grouped")][0]
+    assert widths == {(e2gc, "holds"): 3, (e2gc, "does not hold"): 1, (vgg, "inconclusive at this scale"): 2}

@@ -149,6 +149,32 @@ def claims_page_html(judged: pd.DataFrame, paper: str) -> str:
     return f"<table class='claims'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def verdict_figure(judged: pd.DataFrame):
+    """One horizontal bar per paper, split by verdict kind (the fixed order of the verdict set):
+    where a paper's claims stand at a glance."""
+    import matplotlib.pyplot as plt
+
+    from ..claims.verdicts import VERDICT_KINDS
+
+    colors = dict(zip(VERDICT_KINDS, ("#2a9d8f", "#8ab17d", "#e76f51", "#e9c46a", "#bdbdbd", "#7f7f7f")))
+    papers = list(PAPER_TITLES)
+    fig, ax = plt.subplots(figsize=(9, 0.7 * len(papers) + 1.4))
+    left = [0] * len(papers)
+    for kind in VERDICT_KINDS:
+        n = [int((judged[judged.paper == p].verdict_kind == kind).sum()) for p in papers]
+        ax.barh(range(len(papers)), n, left=left, color=colors[kind], label=kind)
+        for i, (x0, k) in enumerate(zip(left, n)):
+            if k:
+                ax.text(x0 + k / 2, i, str(k), ha="center", va="center", fontsize=9)
+        left = [a + b for a, b in zip(left, n)]
+    ax.set_yticks(range(len(papers)), [PAPER_TITLES[p].split(":")[0].split(" (")[0] for p in papers])
+    ax.invert_yaxis()
+    ax.set_xlabel("claims")
+    ax.legend(ncol=3, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.35), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
 def coverage_markdown() -> str:
     """The README's coverage statement: generated from the same lists as the landing page."""
     claims = load_claims()
