@@ -209,6 +209,51 @@ def mean_std(values: Sequence[float]) -> tuple[float, float, int]:
     return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else math.nan, len(v)
 
 
+def train_and_check(r, plan: Sequence[TrainSpec], paper: str, store: ResultsStore | None, progress: str, *,
+                    reference: str | None, curves_of: Sequence[str] = (), name_setting=None,
+                    dataset_options: dict | None = None) -> tuple[pd.DataFrame, list]:
+    """What every training chapter does first: train (or read) the runs of ``plan``, store records,
+    summary and curves in ``r.data``, run the sanity checks per setting (against ``reference``, the
+    dense variant) and add their table and the scaling note to ``r``. Returns the summary and the
+    evidence for the chapter's claims (one frame per setting, then the data-set sizes).
+    ``name_setting(records)`` names a setting in the sanity table (default: its data source)."""
+    records = train_runs(plan, store, r.profile, progress)
+    r.data.update(records=records, plan=plan, summary=summarize(records), curves=curves(records))
+    frames, sanity_rows = [], []
+    for recs in by_setting(records).values():
+        sanity = sanity_check(recs, reference=reference)
+        frames.append(evidence(recs, paper, sanity.reason, curves_of=tuple(curves_of)))
+        sanity_rows.append(sanity.checks.assign(setting=(name_setting or source_text)(recs)))
+    frames.append(dataset_evidence(records, paper, **(dataset_options or {})))
+    columns = ["setting", "check", "passed", "detail"]
+    r.add_table("sanity", pd.concat(sanity_rows, ignore_index=True)[columns] if sanity_rows
+                else pd.DataFrame(columns=columns),
+                "Sanity checks of each scaled-down setting: a setting that fails one judges no claim (its "
+                "claims are 'not testable here', with the reason)")
+    r.notes["scaling"] = scaling_note(records)
+    return r.data["summary"], frames
+
+
+def model_and_dataset(records: Sequence[dict]) -> str:
+    """"WRN-28-1, CIFAR-10": the model that ran and the data set, for a sanity-table row."""
+    return f"{our_model_name(TrainSpec.from_record(records[0]))}, {dataset_title(records[0]['spec']['task'])}"
+
+
+def runs_table(summary: pd.DataFrame, metric: str, header: str, model_header: str = "model (ran)") -> pd.DataFrame:
+    """Every variant a chapter trained: its headline ``metric`` (``top1`` or ``error``, mean ± std over
+    seeds, under ``header``), the losses that the sanity checks read, and the training time."""
+    if not len(summary):
+        return pd.DataFrame()
+    def stat(name: str, digits: int = 2) -> list[str]:
+        return [value_text(m, s, n, digits) for m, s, n in
+                zip(summary[f"{name}_mean"], summary[f"{name}_std"], summary.seeds)]
+    return pd.DataFrame({
+        model_header: summary.ran, "data": summary.task + " (" + summary.source + ")", "variant": summary.label,
+        "seeds": summary.seeds, header: stat(metric), "final training loss": stat("train_loss", 3),
+        "final validation loss": stat("val_loss", 3), "highest validation loss": summary.val_loss_peak.round(2),
+        "training time, all seeds (s)": summary.wall_s.round(0)})
+
+
 def summarize(records: Iterable[dict]) -> pd.DataFrame:
     """One row per setting and variant: mean, std and n over seeds of every final quantity, the
     highest validation loss of any epoch and run, and the wall time of all seeds."""

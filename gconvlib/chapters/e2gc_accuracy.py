@@ -60,44 +60,18 @@ def run(profile: str = "quick", data: str = "auto", tasks: Sequence[str] = ("ima
                   batch_size=batch_size, lr=lr, augment=augment, seeds=list(seeds))
     r = ChapterResult(NAME, profile, params)
     plan = plan_specs(**params)
-    records = T.train_runs(plan, store, profile, progress)
-    r.data.update(records=records, plan=plan)
-    r.data["summary"] = summary = T.summarize(records)
-
-    evidence, sanity_rows = [], []
-    for recs in T.by_setting(records).values():
-        sanity = T.sanity_check(recs, reference=None)
-        evidence.append(T.evidence(recs, PAPER, sanity.reason, curves_of=()))
-        sanity_rows.append(sanity.checks.assign(setting=T.source_text(recs)))
-    evidence.append(T.dataset_evidence(records, PAPER))
-    columns = ["setting", "check", "passed", "detail"]
-    r.add_table("sanity", pd.concat(sanity_rows, ignore_index=True)[columns] if sanity_rows
-                else pd.DataFrame(columns=columns),
-                "Sanity checks of each scaled-down setting (a failed one makes its claims 'not testable here')")
-    r.notes["scaling"] = T.scaling_note(records)
+    summary, evidence = T.train_and_check(r, plan, PAPER, store, progress, reference=None)
     for model, ref in TABLES.items():
         commands = {"ImageNet-1K": T.column_command(f"{model}/e2gc:2", "imagenet"),
                     "Food-101": T.column_command(f"{model}/e2gc:2", "food101")}
         r.add_table(ref, T.paper_columns(PAPER, ref, model, "top1", DATASETS, summary, commands),
                     f"{ref} ({T.PAPER_MODEL[model]}): top-1 accuracy (%), the paper (quoted) beside ours "
                     "(mean ± sample std over seeds, scaled-down)")
-    r.add_table("runs", runs_table(summary), "Every variant run in this profile: mean ± std over seeds")
+    r.add_table("runs", T.runs_table(summary, "top1", "top-1 (%)", "model"),
+                "Every variant run in this profile: mean ± std over seeds")
     r.figures["top1"] = lambda: figure_top1(summary)
     judge_chapter(r, evidence, store)
     return r
-
-
-def runs_table(summary: pd.DataFrame) -> pd.DataFrame:
-    if not len(summary):
-        return pd.DataFrame()
-    return pd.DataFrame({
-        "model": summary.ran, "data": summary.task + " (" + summary.source + ")", "variant": summary.label,
-        "seeds": summary.seeds,
-        "top-1 (%)": [T.value_text(m, s, n) for m, s, n in zip(summary.top1_mean, summary.top1_std, summary.seeds)],
-        "final training loss": [T.value_text(m, s, n, 3) for m, s, n in
-                                zip(summary.train_loss_mean, summary.train_loss_std, summary.seeds)],
-        "highest validation loss": summary.val_loss_peak.round(2),
-        "training time, all seeds (s)": summary.wall_s.round(0)})
 
 
 def figure_top1(summary: pd.DataFrame):

@@ -15,7 +15,7 @@ from .. import group_size as gs
 from ..complexity import layer_stats
 from ..models import ModelSpec
 from ..store import ResultsStore
-from ._base import EXACT, QUOTED, ChapterResult
+from ._base import EXACT, ChapterResult
 from ._claims import judge_chapter
 
 NAME = "e2gc_group_size"

@@ -55,24 +55,9 @@ def run(profile: str = "quick", data: str = "auto", tasks: Sequence[str] = ("cif
                   image_size=image_size, batch_size=batch_size, lr=lr, seeds=list(seeds))
     r = ChapterResult(NAME, profile, params)
     plan = plan_specs(**params)
-    records = T.train_runs(plan, store, profile, progress)
-    r.data.update(records=records, plan=plan)
-    r.data["summary"] = summary = T.summarize(records)
-    r.data["curves"] = curves = T.curves(records)
-
-    evidence, sanity_rows = [], []
-    for recs in T.by_setting(records).values():
-        sanity = T.sanity_check(recs, reference="standard")
-        ev = T.evidence(recs, PAPER, sanity.reason, curves_of=("train_loss",))
-        evidence.append(ev)
-        where = f"{T.our_model_name(TrainSpec.from_record(recs[0]))}, {T.dataset_title(recs[0]['spec']['task'])}"
-        sanity_rows.append(sanity.checks.assign(setting=where))
-    evidence.append(T.dataset_evidence(records, PAPER))
-    columns = ["setting", "check", "passed", "detail"]
-    sanity_table = pd.concat(sanity_rows, ignore_index=True)[columns] if sanity_rows else pd.DataFrame(columns=columns)
-    r.add_table("sanity", sanity_table, "Sanity checks of each scaled-down setting: a setting that fails one "
-                "judges no claim (its claims are 'not testable here', with the reason)")
-    r.notes["scaling"] = T.scaling_note(records)
+    summary, evidence = T.train_and_check(r, plan, PAPER, store, progress, reference="standard",
+                                          curves_of=("train_loss",), name_setting=T.model_and_dataset)
+    curves = r.data["curves"]
 
     commands = {"CIFAR-10": T.column_command("wrn28_10/gc2l:16", "cifar10"),
                 "CIFAR-100": T.column_command("wrn28_10/gc2l:16", "cifar100"),
@@ -81,27 +66,11 @@ def run(profile: str = "quick", data: str = "auto", tasks: Sequence[str] = ("cif
         r.add_table(f"Table 1 {model}", T.paper_columns(PAPER, "Table 1", model, "error", datasets, summary, commands),
                     f"Table 1 ({'WRN-28-10' if model == 'wrn28_10' else 'WRN-34-2'}): test error (%), the paper "
                     "(quoted) beside ours (mean ± sample std over seeds, scaled-down; see the scaling note)")
-    r.add_table("runs", runs_table(summary), "Every variant run in this profile: mean ± std over seeds")
+    r.add_table("runs", T.runs_table(summary, "error", "test error (%)"),
+                "Every variant run in this profile: mean ± std over seeds")
     r.figures["fig4"] = lambda: figure_4(curves)
     judge_chapter(r, evidence, store)
     return r
-
-
-def runs_table(summary: pd.DataFrame) -> pd.DataFrame:
-    if not len(summary):
-        return pd.DataFrame()
-    out = pd.DataFrame({
-        "model (ran)": summary.ran, "data": summary.task + " (" + summary.source + ")", "variant": summary.label,
-        "seeds": summary.seeds,
-        "test error (%)": [T.value_text(m, s, n) for m, s, n in
-                           zip(summary.error_mean, summary.error_std, summary.seeds)],
-        "final training loss": [T.value_text(m, s, n, 3) for m, s, n in
-                                zip(summary.train_loss_mean, summary.train_loss_std, summary.seeds)],
-        "final validation loss": [T.value_text(m, s, n, 3) for m, s, n in
-                                  zip(summary.val_loss_mean, summary.val_loss_std, summary.seeds)],
-        "highest validation loss": summary.val_loss_peak.round(2),
-        "training time, all seeds (s)": summary.wall_s.round(0)})
-    return out
 
 
 def figure_4(curves: pd.DataFrame):

@@ -18,7 +18,7 @@ from ..train import TrainSpec
 from . import _training as T
 from ._base import ChapterResult
 from ._claims import judge_chapter
-from .gc2l_ablation import model_for, runs_table
+from .gc2l_ablation import model_for
 
 NAME = "gc2l_comparison"
 PAPER = "gc2l"
@@ -64,22 +64,9 @@ def run(profile: str = "quick", data: str = "auto", tasks: Sequence[str] = ("cif
                   mobilenet_v2_task=mobilenet_v2_task, mobilenet_v2_image_size=mobilenet_v2_image_size)
     r = ChapterResult(NAME, profile, params)
     plan = plan_specs(**params)
-    records = T.train_runs(plan, store, profile, progress)
-    r.data.update(records=records, plan=plan)
-    r.data["summary"] = summary = T.summarize(records)
-
-    evidence, sanity_rows = [], []
-    for recs in T.by_setting(records).values():
-        sanity = T.sanity_check(recs, reference="standard")
-        evidence.append(T.evidence(recs, PAPER, sanity.reason, curves_of=()))
-        where = f"{T.our_model_name(TrainSpec.from_record(recs[0]))}, {T.dataset_title(recs[0]['spec']['task'])}"
-        sanity_rows.append(sanity.checks.assign(setting=where))
-    evidence.append(T.dataset_evidence(records, PAPER, parts=T.SPLIT_NAMES[PAPER]))
-    columns = ["setting", "check", "passed", "detail"]
-    r.add_table("sanity", pd.concat(sanity_rows, ignore_index=True)[columns] if sanity_rows
-                else pd.DataFrame(columns=columns),
-                "Sanity checks of each scaled-down setting (a failed one makes its claims 'not testable here')")
-    r.notes["scaling"] = T.scaling_note(records)
+    summary, evidence = T.train_and_check(r, plan, PAPER, store, progress, reference="standard",
+                                          name_setting=T.model_and_dataset,
+                                          dataset_options=dict(parts=T.SPLIT_NAMES[PAPER]))
 
     commands = {"CIFAR-10": T.column_command("wrn28_10/shuffle:16", "cifar10"),
                 "CIFAR-100": T.column_command("wrn28_10/shuffle:16", "cifar100"),
@@ -91,7 +78,8 @@ def run(profile: str = "quick", data: str = "auto", tasks: Sequence[str] = ("cif
     r.add_table("Table 4", T.paper_columns(PAPER, "Table 4", "mobilenet_v2", "error", ("ImageNet",), summary,
                                            {"ImageNet": T.column_command("mobilenet_v2/gc2l:8", "imagenet")}),
                 "Table 4 (MobileNetV2 on ImageNet): test error (%), the paper (quoted) beside ours")
-    r.add_table("runs", runs_table(summary), "Every variant run in this profile: mean ± std over seeds")
+    r.add_table("runs", T.runs_table(summary, "error", "test error (%)"),
+                "Every variant run in this profile: mean ± std over seeds")
     r.figures["fig5"] = lambda: figure_errors(summary, ("wrn28_10", "wrn34_2"), "Table 3", "Fig. 5")
     r.figures["fig7"] = lambda: figure_errors(summary, ("mobilenet_v2",), "Table 4", "Fig. 7")
     judge_chapter(r, evidence, store)

@@ -47,22 +47,9 @@ def run(profile: str = "quick", data: str = "auto", schemes: Sequence[str] = SCH
                   limit=limit, image_size=image_size, batch_size=batch_size, lr=lr, seeds=list(seeds))
     r = ChapterResult(NAME, profile, params)
     plan = plan_specs(**params)
-    records = T.train_runs(plan, store, profile, progress)
-    r.data.update(records=records, plan=plan)
-    r.data["summary"] = summary = T.summarize(records)
-    r.data["curves"] = curves = T.curves(records)
-
-    evidence, sanity_rows = [], []
-    for recs in T.by_setting(records).values():
-        sanity = T.sanity_check(recs, reference="baseline")
-        evidence.append(T.evidence(recs, PAPER, sanity.reason, curves_of=()))
-        sanity_rows.append(sanity.checks.assign(setting=T.source_text(recs)))
-    evidence.append(T.dataset_evidence(records, PAPER, unusable_rows=False))
-    columns = ["setting", "check", "passed", "detail"]
-    r.add_table("sanity", pd.concat(sanity_rows, ignore_index=True)[columns] if sanity_rows
-                else pd.DataFrame(columns=columns),
-                "Sanity checks of the scaled-down setting (a failed one makes its claims 'not testable here')")
-    r.notes["scaling"] = T.scaling_note(records)
+    summary, evidence = T.train_and_check(r, plan, PAPER, store, progress, reference="baseline",
+                                          dataset_options=dict(unusable_rows=False))
+    curves = r.data["curves"]
     r.add_table("Fig. 9", accuracy_table(summary), "Test and validation accuracy (%) per scheme: ours (mean ± "
                 "sample std over seeds, scaled-down) and its change against the baseline, beside the changes "
                 "the paper prints (Sec. 5.1, 5.2; quoted)")

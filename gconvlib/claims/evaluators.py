@@ -896,7 +896,7 @@ def ev_gain_pct(ctx: Ctx) -> list[Check]:
         prows = printed_rows(ctx, model=m)
         if not len(prows):
             continue
-        ptext, pquantity = str(prows["value_text"].iloc[0]), str(prows["quantity"].iloc[0])
+        ptext = str(prows["value_text"].iloc[0])
         for c in contexts(ctx, m, [q]):
             item = f"{args['a']} vs {args['b']}"
             sa, sb = side_stat(ctx, str(args["a"]), q, c), side_stat(ctx, str(args["b"]), q, c)

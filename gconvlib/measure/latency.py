@@ -17,25 +17,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
 from ..models.spec import ModelSpec
-from .protocol import OK, environment, failure_text, measuring, resolve_device, utc_now
+from .protocol import OK, MeasureCell, environment, failure_text, measuring, resolve_device, utc_now
 
 
-@dataclass(frozen=True)
-class LatencyCell:
-    spec: ModelSpec
-    batch_size: int
-
-    def __post_init__(self):
-        object.__setattr__(self, "spec", ModelSpec.parse(self.spec))
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
-
-    @property
-    def label(self) -> str:
-        return f"{self.spec.text} B={self.batch_size}"
-
-    def key(self) -> dict:
-        return {"model": self.spec.text, "batch_size": self.batch_size}
+LatencyCell = MeasureCell  # one configuration: a model variant and a batch size
 
 
 @dataclass(frozen=True)

@@ -221,8 +221,8 @@ class EpfProtocol:
 
 
 @dataclass(frozen=True)
-class EpfCell:
-    """One measured configuration: a model variant and a batch size."""
+class MeasureCell:
+    """One measured configuration: a model variant and a batch size (energy and latency alike)."""
 
     spec: ModelSpec
     batch_size: int
@@ -239,6 +239,8 @@ class EpfCell:
     def key(self) -> dict:
         return {"model": self.spec.text, "batch_size": self.batch_size}
 
+
+EpfCell = MeasureCell
 
 # -- devices and environment ------------------------------------------------------------------
 

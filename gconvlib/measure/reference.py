@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import statistics
-import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path

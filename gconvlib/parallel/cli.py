@@ -26,7 +26,6 @@ def _not_under_torchrun(command: str) -> None:
 
 def cmd_parallel_check(args) -> int:
     from .check import run_check
-    from .dist import ParallelError
 
     try:
         _not_under_torchrun("parallel-check")
