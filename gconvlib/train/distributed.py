@@ -223,31 +223,9 @@ class DistributedLoop(Loop):
         seen = int(seen_t)
         return loss_sum.item() / max(seen, 1), correct.item() / max(seen, 1), seen
 
-    @torch.no_grad()
-    def evaluate(self, batches: Iterable, num_classes: int | None = None) -> dict:
-        """Each rank evaluates its piece of the split; the sums are added over ranks."""
-        self.model.eval()
-        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
-        correct = torch.zeros((), dtype=torch.long, device=self.device)
-        confusion = torch.zeros(max(1, num_classes or 1) ** 2, dtype=torch.long, device=self.device)
-        seen = torch.zeros((), dtype=torch.long, device=self.device)
-        for x, y, _ in batches:
-            with self.autocast():
-                out = self.model(self.prepare(x))
-            loss_sum += F.cross_entropy(out.float(), y, reduction="sum")
-            pred = out.argmax(1)
-            correct += (pred == y).sum()
-            if num_classes:
-                confusion += torch.bincount(y * num_classes + pred, minlength=num_classes ** 2)
-            seen += len(y)
-        self.dp.sum_(loss_sum, correct, confusion, seen)
-        n = int(seen)
-        if n == 0:
-            return {"loss": None, "accuracy": None, "images": 0}
-        result = {"loss": loss_sum.item() / n, "accuracy": correct.item() / n, "images": n}
-        if num_classes:
-            m = confusion.view(num_classes, num_classes).cpu()
-            support = m.sum(1)
-            present = support > 0
-            result["balanced_accuracy"] = float((m.diag()[present].double() / support[present]).mean())
-        return result
+    def sum_over_ranks(self, *tensors: torch.Tensor) -> None:
+        self.dp.sum_(*tensors)
+
+    def evaluation_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Each rank evaluates its piece of the split with the bare model (no DDP hooks)."""
+        return self.model(x)

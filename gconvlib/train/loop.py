@@ -83,28 +83,35 @@ class Loop:
                 on_step(len(y), running)
         return loss_sum.item() / max(seen, 1), correct.item() / max(seen, 1), seen
 
+    def sum_over_ranks(self, *tensors: torch.Tensor) -> None:
+        """One process: nothing to add (the distributed loop sums over ranks in place)."""
+
+    def evaluation_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward(x)
+
     @torch.no_grad()
     def evaluate(self, batches: Iterable, num_classes: int | None = None) -> dict:
         """Loss, top-1 accuracy and (with ``num_classes``) balanced accuracy."""
         self.model.eval()
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         correct = torch.zeros((), dtype=torch.long, device=self.device)
-        confusion = (torch.zeros(num_classes * num_classes, dtype=torch.long, device=self.device)
-                     if num_classes else None)
-        seen = 0
+        confusion = torch.zeros(max(1, num_classes or 1) ** 2, dtype=torch.long, device=self.device)
+        seen = torch.zeros((), dtype=torch.long, device=self.device)
         for x, y, _ in batches:
             with self.autocast():
-                out = self.forward(self.prepare(x))
+                out = self.evaluation_forward(self.prepare(x))
             loss_sum += F.cross_entropy(out.float(), y, reduction="sum")
             pred = out.argmax(1)
             correct += (pred == y).sum()
-            if confusion is not None:
+            if num_classes:
                 confusion += torch.bincount(y * num_classes + pred, minlength=num_classes ** 2)
             seen += len(y)
-        if seen == 0:
+        self.sum_over_ranks(loss_sum, correct, confusion, seen)
+        n = int(seen)
+        if n == 0:
             return {"loss": None, "accuracy": None, "images": 0}
-        result = {"loss": loss_sum.item() / seen, "accuracy": correct.item() / seen, "images": seen}
-        if confusion is not None:
+        result = {"loss": loss_sum.item() / n, "accuracy": correct.item() / n, "images": n}
+        if num_classes:
             m = confusion.view(num_classes, num_classes).cpu()
             support = m.sum(1)
             present = support > 0
