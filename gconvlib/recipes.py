@@ -144,11 +144,9 @@ GC2L_CIFAR = _register(Recipe(
 # GC-2L Sec. 4: "Hyperparameter settings are the same as the CIFAR case except the followings: the
 # weight decay [lost], total epoch [lost], and the learning rate reduced by a factor of 10 in the
 # 30th and 60th epochs"; augmentation: random-resized crop ("scale and aspect ratio augmentation").
-GC2L_IMAGENET = _register(Recipe(
-    name="gc2l_imagenet", paper="gc2l", tasks=("imagenet",),
-    epochs=90, batch_size=128, lr=0.1, momentum=0.9, nesterov=False, weight_decay=1e-4,
-    milestones=(30, 60), augment="resized_crop_flip",
-    reference="GC-2L, Sec. 4 (introduction)",
+GC2L_IMAGENET = _register(replace(
+    GC2L_CIFAR, name="gc2l_imagenet", tasks=("imagenet",), epochs=90, weight_decay=1e-4,
+    milestones=(30, 60), paper_epochs=0, paper_milestones=(), augment="resized_crop_flip",
     notes=("weight decay and total epochs lost in the text extraction: 1e-4 and 90 used, "
            "the ResNet ImageNet standard that fits the 30/60 milestones",
            "batch size, momentum and learning rate as in the CIFAR case (128, 0.9, 0.1)"),

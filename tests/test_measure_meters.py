@@ -93,6 +93,17 @@ def test_energy_counter_delta_gives_joules():
     assert nv.inits == 0  # the init made by select_meter is undone
 
 
+def test_a_failed_nvml_read_at_the_end_is_energy_unavailable_not_zero():
+    nv = FakeNvml(counter=[900_000, 1_000_000])
+    meter = M.select_meter("cuda", nvml=nv)
+    meter.begin()
+    nv.counter_supported = False  # the driver stops answering inside the window
+    reading = meter.end()
+    meter.close()
+    assert reading.joules is None
+    assert reading.unavailable_reason == "NVML energy read failed: Not Supported"
+
+
 def test_counter_not_supported_falls_back_to_power_polling():
     nv = FakeNvml(counter_supported=False, power_mw=200_000)
     meter = M.select_meter("cuda", nvml=nv, power_interval_s=0.005)

@@ -234,6 +234,22 @@ def train_and_check(r, plan: Sequence[TrainSpec], paper: str, store: ResultsStor
     return r.data["summary"], frames
 
 
+# GC-2L Tables 1 and 3: the WideResNet each data set was trained with in the paper
+WRN_TABLE_MODELS = {"wrn28_10": ("WRN-28-10", ("CIFAR-10", "CIFAR-100")), "wrn34_2": ("WRN-34-2", ("ImageNet",))}
+
+
+def add_wrn_error_tables(r, paper: str, ref: str, scheme: str, summary: pd.DataFrame, caption_tail: str = "") -> None:
+    """GC-2L Tables 1 and 3: per WideResNet (WRN-28-10 on CIFAR, WRN-34-2 on ImageNet) the paper's
+    error column (quoted) beside ours, each column with the command that trains its paper setting."""
+    commands = {"CIFAR-10": column_command(f"wrn28_10/{scheme}", "cifar10"),
+                "CIFAR-100": column_command(f"wrn28_10/{scheme}", "cifar100"),
+                "ImageNet": column_command(f"wrn34_2/{scheme}", "imagenet")}
+    for model, (name, datasets) in WRN_TABLE_MODELS.items():
+        r.add_table(f"{ref} {model}", paper_columns(paper, ref, model, "error", datasets, summary, commands),
+                    f"{ref} ({name}): test error (%), the paper (quoted) beside ours (mean ± "
+                    f"sample std over seeds, scaled-down{caption_tail})")
+
+
 def model_and_dataset(records: Sequence[dict]) -> str:
     """"WRN-28-1, CIFAR-10": the model that ran and the data set, for a sanity-table row."""
     return f"{our_model_name(TrainSpec.from_record(records[0]))}, {dataset_title(records[0]['spec']['task'])}"

@@ -19,7 +19,6 @@ from ._claims import judge_chapter
 NAME = "gc2l_ablation"
 PAPER = "gc2l"
 KINDS = ("gc", "gc2l")
-TABLE1_DATASETS = {"wrn28_10": ("CIFAR-10", "CIFAR-100"), "wrn34_2": ("ImageNet",)}
 
 
 def model_for(task: str, width: int) -> str:
@@ -59,13 +58,7 @@ def run(profile: str = "quick", data: str = "auto", tasks: Sequence[str] = ("cif
                                           curves_of=("train_loss",), name_setting=T.model_and_dataset)
     curves = r.data["curves"]
 
-    commands = {"CIFAR-10": T.column_command("wrn28_10/gc2l:16", "cifar10"),
-                "CIFAR-100": T.column_command("wrn28_10/gc2l:16", "cifar100"),
-                "ImageNet": T.column_command("wrn34_2/gc2l:16", "imagenet")}
-    for model, datasets in TABLE1_DATASETS.items():
-        r.add_table(f"Table 1 {model}", T.paper_columns(PAPER, "Table 1", model, "error", datasets, summary, commands),
-                    f"Table 1 ({'WRN-28-10' if model == 'wrn28_10' else 'WRN-34-2'}): test error (%), the paper "
-                    "(quoted) beside ours (mean ± sample std over seeds, scaled-down; see the scaling note)")
+    T.add_wrn_error_tables(r, PAPER, "Table 1", "gc2l:16", summary, "; see the scaling note")
     r.add_table("runs", T.runs_table(summary, "error", "test error (%)"),
                 "Every variant run in this profile: mean ± std over seeds")
     r.figures["fig4"] = lambda: figure_4(curves)

@@ -23,7 +23,6 @@ from .gc2l_ablation import model_for
 NAME = "gc2l_comparison"
 PAPER = "gc2l"
 SCHEMES = ("gc", "shuffle", "flgc", "gc2l")
-TABLE3_DATASETS = {"wrn28_10": ("CIFAR-10", "CIFAR-100"), "wrn34_2": ("ImageNet",)}
 
 
 def variants(groups: Sequence[int], schemes: Sequence[str] = SCHEMES) -> list[str]:
@@ -68,13 +67,7 @@ def run(profile: str = "quick", data: str = "auto", tasks: Sequence[str] = ("cif
                                           name_setting=T.model_and_dataset,
                                           dataset_options=dict(parts=T.SPLIT_NAMES[PAPER]))
 
-    commands = {"CIFAR-10": T.column_command("wrn28_10/shuffle:16", "cifar10"),
-                "CIFAR-100": T.column_command("wrn28_10/shuffle:16", "cifar100"),
-                "ImageNet": T.column_command("wrn34_2/shuffle:16", "imagenet")}
-    for model, datasets in TABLE3_DATASETS.items():
-        r.add_table(f"Table 3 {model}", T.paper_columns(PAPER, "Table 3", model, "error", datasets, summary, commands),
-                    f"Table 3 ({'WRN-28-10' if model == 'wrn28_10' else 'WRN-34-2'}): test error (%), the paper "
-                    "(quoted) beside ours (mean ± sample std over seeds, scaled-down)")
+    T.add_wrn_error_tables(r, PAPER, "Table 3", "shuffle:16", summary)
     r.add_table("Table 4", T.paper_columns(PAPER, "Table 4", "mobilenet_v2", "error", ("ImageNet",), summary,
                                            {"ImageNet": T.column_command("mobilenet_v2/gc2l:8", "imagenet")}),
                 "Table 4 (MobileNetV2 on ImageNet): test error (%), the paper (quoted) beside ours")

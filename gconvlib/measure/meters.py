@@ -106,6 +106,38 @@ class Meter(ABC):
         return False
 
 
+class _CounterMeter(Meter):
+    """A meter that reads a cumulative energy counter at begin and at end: subclasses say how to
+    read it (``_read``), which errors mean "not readable" (``read_errors``, with ``read_failure``
+    as the reason's prefix) and how two reads become joules (``_joules``)."""
+
+    read_errors: tuple[type[BaseException], ...] = (Exception,)
+    read_failure = "energy read failed"
+
+    def _read(self) -> Any:
+        raise NotImplementedError
+
+    def _joules(self, e0: Any, e1: Any) -> float:
+        raise NotImplementedError
+
+    def _details(self, e0: Any, e1: Any) -> dict:
+        return {}
+
+    def begin(self) -> None:
+        self.sync()
+        self._e0 = self._read()
+        self._t0 = self.clock()
+
+    def end(self) -> Reading:
+        self.sync()
+        try:
+            e1 = self._read()
+        except self.read_errors as exc:  # a failed read is a missing value, not a crash
+            return Reading(None, self._elapsed(), self.name, False, f"{self.read_failure}: {exc}")
+        return Reading(self._joules(self._e0, e1), self._elapsed(), self.name, False, None,
+                       self._details(self._e0, e1))
+
+
 class NullMeter(Meter):
     """No energy source: every reading has ``joules=None`` and says why."""
 
@@ -197,7 +229,7 @@ class _NvmlMeter(Meter):
                 pass
 
 
-class NvmlEnergyMeter(_NvmlMeter):
+class NvmlEnergyMeter(_CounterMeter, _NvmlMeter):
     """``nvmlDeviceGetTotalEnergyConsumption`` (mJ since driver load), read at begin and end, or
     polled through :meth:`counter` by an aligned window (:mod:`gconvlib.measure.window`).
 
@@ -208,26 +240,19 @@ class NvmlEnergyMeter(_NvmlMeter):
     name = "nvml_energy"
     update_period_s = 0.1  # REFERENCE §7: refreshes about every 100 ms; one read costs ~4 ms
 
-    def _read_mj(self) -> int:
+    read_failure = "NVML energy read failed"
+
+    def _read(self) -> int:
         return int(self.nvml.nvmlDeviceGetTotalEnergyConsumption(self.handle))
 
     def counter(self) -> float:
-        return self._read_mj() / 1000.0
+        return self._read() / 1000.0
 
-    def begin(self) -> None:
-        self.sync()
-        self._e0 = self._read_mj()
-        self._t0 = self.clock()
+    def _joules(self, e0: int, e1: int) -> float:
+        return (e1 - e0) / 1000.0
 
-    def end(self) -> Reading:
-        self.sync()
-        try:
-            e1 = self._read_mj()
-        except Exception as exc:  # noqa: BLE001 - a failed read is a missing value, not a crash
-            return Reading(None, self._elapsed(), self.name, False, f"NVML energy read failed: {exc}")
-        seconds = self._elapsed()
-        return Reading((e1 - self._e0) / 1000.0, seconds, self.name, False, None,
-                       {"counter_mj_begin": self._e0, "counter_mj_end": e1})
+    def _details(self, e0: int, e1: int) -> dict:
+        return {"counter_mj_begin": e0, "counter_mj_end": e1}
 
 
 def integrate_power(samples: Sequence[tuple[float, float]]) -> float:
@@ -309,7 +334,7 @@ class NvmlPowerMeter(_NvmlMeter):
 
 # -- RAPL -------------------------------------------------------------------------------------
 
-class RaplMeter(Meter):
+class RaplMeter(_CounterMeter):
     """CPU package energy from ``<root>/intel-rapl:N/energy_uj`` (powercap sysfs).
 
     Sums the top-level package domains (``intel-rapl:N``, not the ``intel-rapl:N:M`` sub-domains
@@ -358,20 +383,14 @@ class RaplMeter(Meter):
         self._counter_last = now
         return self._counter_total
 
-    def begin(self) -> None:
-        self.sync()
-        self._e0 = self._read()
-        self._t0 = self.clock()
+    read_errors = (OSError, ValueError)
+    read_failure = "RAPL not readable"
 
-    def end(self) -> Reading:
-        self.sync()
-        try:
-            e1 = self._read()
-        except (OSError, ValueError) as exc:
-            return Reading(None, self._elapsed(), self.name, False, f"RAPL not readable: {exc}")
-        seconds = self._elapsed()
-        return Reading(rapl_delta_joules(self._e0, e1, self.max_range_uj), seconds, self.name, False,
-                       None, {"domains": self.names})
+    def _joules(self, e0: list[int], e1: list[int]) -> float:
+        return rapl_delta_joules(e0, e1, self.max_range_uj)
+
+    def _details(self, e0, e1) -> dict:
+        return {"domains": self.names}
 
 
 def rapl_delta_joules(begin_uj: Sequence[int], end_uj: Sequence[int], max_range_uj: Sequence[int]) -> float:
