@@ -417,18 +417,38 @@ class Summary:
     def add(self, name: str, status: str, seconds: float | None = None) -> None:
         self.rows.append((name, status, seconds))
 
-    def table(self) -> str:
+    def table(self, claims: dict[str, str] | None = None) -> str:
+        """One line per notebook: status, time and (``claims``: name -> text) where its claims stand."""
+        claims = claims or {}
         width = max([len("notebook")] + [len(r[0]) for r in self.rows])
         swidth = max([len("status")] + [len(r[1]) for r in self.rows])
-        lines = [f"{'notebook':<{width}}  {'status':<{swidth}}  time",
-                 f"{'-' * width}  {'-' * swidth}  {'-' * 9}"]
-        lines += [f"{n:<{width}}  {s:<{swidth}}  {_duration(t)}" for n, s, t in self.rows]
+        tail = "  claims" if claims else ""
+        lines = [f"{'notebook':<{width}}  {'status':<{swidth}}  {'time':<9}{tail}".rstrip(),
+                 f"{'-' * width}  {'-' * swidth}  {'-' * 9}" + ("  " + "-" * 6 if claims else "")]
+        lines += [f"{n:<{width}}  {s:<{swidth}}  {_duration(t):<9}"
+                  + (f"  {claims[n]}" if n in claims else "") for n, s, t in self.rows]
+        lines = [line.rstrip() for line in lines]
         executed = [t for _n, s, t in self.rows if s == "executed" and t is not None]
         lines.append(f"{len(executed)} executed in {_duration(sum(executed))}, "
                      f"{sum(s == 'up to date' for _n, s, _t in self.rows)} up to date"
                      + (f", {sum(s == 'FAILED' for _n, s, _t in self.rows)} failed"
                         if any(s == "FAILED" for _n, s, _t in self.rows) else ""))
         return "\n".join(lines)
+
+
+def claims_by_chapter(profile: str) -> dict[str, str]:
+    """Per chapter, its claims' verdicts as the store holds them for ``profile`` ("3 holds, 2 not
+    testable here"); chapters without claims are left out."""
+    from .chapters.summary import chapter_status, judged_claims
+
+    out = {}
+    for row in chapter_status(judged_claims(profile)).to_dict("records"):
+        counts = [(row[k], label) for k, label in (
+            ("holds", "holds"), ("holds_only", "holds only"), ("does_not_hold", "does not hold"),
+            ("inconclusive", "inconclusive"), ("not_yet", "not yet reproduced"), ("not_testable", "not testable here"))]
+        if row["claims"]:
+            out[row["chapter"]] = ", ".join(f"{n} {label}" for n, label in counts if n)
+    return out
 
 
 def _say(message: str) -> None:
@@ -637,7 +657,7 @@ def run_notebooks(profile: str = "quick", overrides: list[str] | None = None,
         seconds = time.time() - started
         summary.add(name, "executed", seconds)
         _say(f"    {name}: done in {_duration(seconds)}")
-    print("\n" + summary.table(), flush=True)
+    print("\n" + summary.table(claims_by_chapter(profile)), flush=True)
     return 0
 
 

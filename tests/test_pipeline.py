@@ -326,6 +326,34 @@ def test_summary_lists_executed_and_up_to_date_notebooks():
     assert lines[2].split() == ["vgg_complexity", "executed", "1", "min", "15", "s"]
     assert lines[3].split() == ["vgg_latency", "up", "to", "date", "-"]
     assert lines[-1] == "2 executed in 1 min 18 s, 1 up to date"
+    with_claims = summary.table({"vgg_latency": "2 holds, 1 not yet reproduced"}).splitlines()
+    assert with_claims[0].split() == ["notebook", "status", "time", "claims"]
+    assert with_claims[3].split() == ["vgg_latency", "up", "to", "date", "-", "2", "holds,", "1", "not", "yet",
+                                      "reproduced"]
+    assert with_claims[2].split() == ["vgg_complexity", "executed", "1", "min", "15", "s"]
+
+
+def test_summary_claims_column_counts_the_verdicts_recorded_in_the_store(tmp_path, monkeypatch):
+    """A chapter record with two claims judged (one holds, one does not hold) shows as such; a chapter
+    not run shows all its registered claims as not yet reproduced."""
+    from gconvlib.chapters._base import ChapterResult
+    from gconvlib.claims import load_claims
+    from gconvlib.store import ResultsStore
+
+    store = ResultsStore(tmp_path)
+    monkeypatch.setattr("gconvlib.chapters.summary.ResultsStore", lambda: store)
+    claims = load_claims(chapter="vgg_complexity")[:2]
+    r = ChapterResult("vgg_complexity", "smoke", {})
+    import pandas as pd
+    r.claims = pd.DataFrame([dict(id=c.id, paper=c.paper, where=c.where, statement=c.statement, chapter=c.chapter,
+                                  printed="", ours="", kind="exact", paper_check="", verdict=v, verdict_kind=v)
+                             for c, v in zip(claims, ("holds", "does not hold"))])
+    r.record(store)
+    text = pipeline.claims_by_chapter("smoke")
+    rest = len(load_claims(chapter="vgg_complexity")) - 2   # registered but not in the record
+    assert text["vgg_complexity"] == "1 holds, 1 does not hold" + (f", {rest} not yet reproduced" if rest else "")
+    n_latency = len(load_claims(chapter="vgg_latency"))
+    assert text["vgg_latency"] == f"{n_latency} not yet reproduced"
 
 
 def _fake_papermill(monkeypatch, calls):
