@@ -128,7 +128,6 @@ def test_dataset_facts_of_a_stand_in_cannot_decide():
     assert set(ev.quantity) == {"dataset_size"}                    # no class count from a stand-in
     assert ev.set_index("part").value.to_dict() == {"train": 600.0, "test": 200.0, "total": 800.0}
     assert ev.sanity.str.contains("stand-in").all()
-    assert not len(T.dataset_evidence([record("wrn28_1/gc:2", 0, 12.5)], "gc2l", unusable_rows=False))
 
 
 # -- the scaling note ------------------------------------------------------------------------------

@@ -521,14 +521,12 @@ SPLIT_NAMES = {
 }
 
 
-def dataset_evidence(records: Sequence[dict], paper: str, parts: dict | None = None,
-                     unusable_rows: bool = True) -> pd.DataFrame:
+def dataset_evidence(records: Sequence[dict], paper: str, parts: dict | None = None) -> pd.DataFrame:
     """Dataset facts (split sizes, classes, total) of the data the runs used, for the papers'
     data-set claims, named as the paper names its splits (``parts``, default :data:`SPLIT_NAMES`):
     counted (exact) when the runs read the whole real data set. For a stand-in or a subset only the
-    split sizes are filed, with ``sanity`` saying why they cannot decide (``unusable_rows``; False
-    files nothing: the claims evaluators that read split shares or class counts do not consult
-    ``sanity``)."""
+    split sizes are filed, with ``sanity`` saying why they cannot decide (the claims evaluators then
+    judge the data-set claims *not testable here*, with that reason)."""
     parts = parts or SPLIT_NAMES[paper]
     rows = []
     seen = set()
@@ -544,8 +542,6 @@ def dataset_evidence(records: Sequence[dict], paper: str, parts: dict | None = N
             sanity = f"the runs used the offline stand-in, not the files of {dataset}"
         elif spec.limit is not None or spec.num_classes is not None:
             sanity = f"the runs used a subset of {dataset} (limit {spec.limit}, classes {spec.num_classes})"
-        if sanity is not None and not unusable_rows:
-            continue
         sizes = dict(data["sizes"])
         common = dict(model=None, variant=None, kind=EXACT, dataset=dataset, sanity=sanity,
                       source=data["description"].split(" — ")[0][:160], spec=f"{spec.task} ({data['source']})")

@@ -47,8 +47,7 @@ def run(profile: str = "quick", data: str = "auto", schemes: Sequence[str] = SCH
                   limit=limit, image_size=image_size, batch_size=batch_size, lr=lr, seeds=list(seeds))
     r = ChapterResult(NAME, profile, params)
     plan = plan_specs(**params)
-    summary, evidence = T.train_and_check(r, plan, PAPER, store, progress, reference="baseline",
-                                          dataset_options=dict(unusable_rows=False))
+    summary, evidence = T.train_and_check(r, plan, PAPER, store, progress, reference="baseline")
     curves = r.data["curves"]
     r.add_table("Fig. 9", accuracy_table(summary), "Test and validation accuracy (%) per scheme: ours (mean ± "
                 "sample std over seeds, scaled-down) and its change against the baseline, beside the changes "
