@@ -9,6 +9,11 @@ every weight after the step are reported.
 
 GC-2L's coarse weights start at zero (the layer's init), which would leave the coarse path and
 its all-gather untested: the check draws them (and the BN affine parameters) at random first.
+
+It runs in float64 by default: the two models add the same numbers in a different order, and in
+float32 that rounding, carried back through 28 BN layers at batch 8, reaches 1e-7 to 1e-4 in the
+stem's gradient depending on the draw (seeds 0-3: 1.5e-5, 1.4e-4, 7e-7, 6e-7), which would hide
+a real error of that size. In float64 the same rounding stays near 1e-15.
 """
 from __future__ import annotations
 
@@ -57,9 +62,11 @@ def _grads(model) -> dict:
     return {n: p.grad.detach().cpu().clone() for n, p in model.named_parameters() if p.grad is not None}
 
 
-def _check_rank(rank: int, world: int, spec_text: str, n: int, seed: int, device: str) -> dict:
+def _check_rank(rank: int, world: int, spec_text: str, n: int, seed: int, device: str,
+                dtype: str = "float64") -> dict:
     from .model import GroupParallelWideResNet
 
+    torch.set_default_dtype(getattr(torch, dtype))   # this process only (a spawned worker)
     spec = ModelSpec.parse(spec_text)
     dev = torch.device("cuda", rank) if device == "cuda" else torch.device("cpu")
     single = reference_model(spec, seed, dev)
@@ -117,7 +124,7 @@ def _max_diff(a: dict, b: dict) -> float:
 
 
 def run_check(procs: int = 2, groups: int | None = None, width: int = 2, scheme: str = "gc2l", batch_size: int = 8,
-              image_size: int = 16, seed: int = 0, device: str = "cpu") -> dict:
+              image_size: int = 16, seed: int = 0, device: str = "cpu", dtype: str = "float64") -> dict:
     """Forward, backward and one SGD step of the P-process model vs the single-process one."""
     from .model import merge_state_dicts
 
@@ -127,7 +134,9 @@ def run_check(procs: int = 2, groups: int | None = None, width: int = 2, scheme:
     check_divisible(groups, procs, f"wrn28_{width}/{scheme}:{groups}")
     spec = check_spec(width, groups, scheme, size=image_size).check()
     backend = "nccl" if device == "cuda" else "gloo"
-    results = spawn(_check_rank, procs, spec.text, batch_size, seed, device, backend=backend)
+    if dtype not in ("float64", "float32"):
+        raise ParallelError(f"--dtype must be float64 or float32, got {dtype!r}")
+    results = spawn(_check_rank, procs, spec.text, batch_size, seed, device, dtype, backend=backend)
     ref = results[0]["single"]
     meta = spec.build("meta")
     grads = merge_state_dicts([r["grads"] for r in results], meta)
@@ -140,6 +149,7 @@ def run_check(procs: int = 2, groups: int | None = None, width: int = 2, scheme:
                                         {k: v for k, v in ref["state"].items() if v.is_floating_point()}),
     }
     return {"spec": spec.text, "procs": procs, "groups": groups, "backend": backend, "batch_size": batch_size,
+            "dtype": dtype,
             "diffs": diffs, "max_abs_diff": max(diffs.values()),
             "held_parameters": [sum(v.numel() for v in r["grads"].values()) for r in results],
             "counted_elements": results[0]["counted_elements"],
