@@ -29,9 +29,8 @@ CHECK_TOL = 1e-9   # parallel-check runs in float64 by default: rounding alone s
 # -- the sharded model, in several processes ------------------------------------------------------
 
 def test_two_processes_equal_one_in_outputs_gradients_and_a_training_step(monkeypatch, capsys):
-    """``gconv parallel-check`` with g = 4 on 2 processes (two groups per rank). The check draws the
-    coarse weights and BN at random, so the coarse path and its all-gather count (the layer's own
-    init zeroes the coarse conv)."""
+    """``gconv parallel-check`` with g = 4 on 2 processes (two groups per rank), in float64. The check
+    draws the coarse weights and BN's affine parameters at random, so a wrongly sharded one shows."""
     from gconvlib.parallel import check
     from gconvlib.parallel.cost import comm_volume
 

@@ -7,8 +7,8 @@ backward, one SGD step (momentum, weight decay) and a second forward. The larges
 differences of the outputs, of every gradient (gathered into the single-process layout) and of
 every weight after the step are reported.
 
-GC-2L's coarse weights start at zero (the layer's init), which would leave the coarse path and
-its all-gather untested: the check draws them (and the BN affine parameters) at random first.
+The check draws the coarse weights and the BN affine parameters at random first: BN starts at
+weight 1 and bias 0, which would hide a wrongly sharded affine parameter.
 
 It runs in float64 by default: the two models add the same numbers in a different order, and in
 float32 that rounding, carried back through 28 BN layers at batch 8, reaches 1e-7 to 1e-4 in the
