@@ -5,7 +5,6 @@ papers' own numbers in test_claims_paper.py.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
 
@@ -43,9 +42,6 @@ def test_verdict_text_and_reasons():
     for bad in ("holds mostly", "true", "matches", ""):
         with pytest.raises(ValueError, match="unknown verdict"):
             Verdict(bad)
-    v = Verdict("holds only", "P100")
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        v.kind = "holds"
     assert Verdict.parse("holds only (resnext50; B = 16)") == Verdict("holds only", "resnext50; B = 16")
     assert Verdict.parse("inconclusive at this scale (1 seed)").kind == C.INCONCLUSIVE
     with pytest.raises(ValueError):
@@ -104,10 +100,8 @@ def test_registry_loads(claims):
     assert sum(c.evaluate != "untestable" for c in claims) >= 70
 
 
-def test_claims_are_frozen(claims):
+def test_a_claims_arguments_cannot_be_changed_by_an_evaluator(claims):
     c = claims[0]
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        c.id = "x"
     with pytest.raises(TypeError):
         c.args["relation"] = "higher"
     assert hash(c) == hash(c.id)

@@ -1,8 +1,9 @@
 """VGG chapter 2: inference time of Fig. 10 (and the training time of Sec. 5.2).
 
 Fig. 10 plots, for VGG13-BN with the baseline and grouping schemes A-E, the MACs and the
-"inference time for processing one input"; the text prints the scheme-E reduction (54.73 %,
-"55 %" in the abstract, "up to 50 %" in Sec. 6), and Sec. 5.2 says the more layers are grouped,
+"inference time for processing one input"; the text prints the scheme-E reduction three times,
+differently (Sec. 5.1, the abstract and Sec. 6; all in ``data/paper/values.csv``), and Sec. 5.2 says
+the more layers are grouped,
 the faster training runs. The paper names no device for these times, so they are judged on every
 device measured, each separately: this machine (measured here; scaled-down where the input or
 the network is smaller) and GPU reference results when committed (measured, ``gconv reference``).

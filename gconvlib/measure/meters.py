@@ -114,11 +114,13 @@ class _CounterMeter(Meter):
     read_errors: tuple[type[BaseException], ...] = (Exception,)
     read_failure = "energy read failed"
 
+    @abstractmethod
     def _read(self) -> Any:
-        raise NotImplementedError
+        """One read of the counter, in the meter's own unit."""
 
+    @abstractmethod
     def _joules(self, e0: Any, e1: Any) -> float:
-        raise NotImplementedError
+        """Joules between two reads."""
 
     def _details(self, e0: Any, e1: Any) -> dict:
         return {}

@@ -26,14 +26,14 @@ Equal to the single-process run up to floating-point summation order (the tests 
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from .data import as_float, shard_bounds
+from .data import shard_bounds
 from .loop import Loop
 
 
@@ -194,34 +194,11 @@ class DistributedLoop(Loop):
                 else "broadcast_buffers")
         self.forward = DDP(self.forward, device_ids=ids, **{sync: False})
 
-    def train_epoch(self, batches: Iterable, augment: Callable,
-                    on_step: Callable[[int, Callable[[], float]], None] | None = None):
-        self.model.train()
-        loss_sum = torch.zeros((), device=self.device)
-        correct = torch.zeros((), dtype=torch.long, device=self.device)
-        seen = 0
-
-        def running() -> float:
-            return loss_sum.item() / max(seen, 1)
-
-        for x, y, rows, whole in batches:
-            x = self.prepare(augment(as_float(x), rows))
-            with self.autocast():
-                out = self.forward(x)
-                summed = F.cross_entropy(out, y, reduction="sum")
-                loss = summed * (self.dp.world / whole)   # DDP averages: the whole batch's mean
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            loss_sum += summed.detach().float()
-            correct += (out.detach().argmax(1) == y).sum()
-            seen += len(y)
-            if on_step is not None:
-                on_step(whole, running)
-        seen_t = torch.tensor(seen, device=self.device)
-        self.dp.sum_(loss_sum, correct, seen_t)
-        seen = int(seen_t)
-        return loss_sum.item() / max(seen, 1), correct.item() / max(seen, 1), seen
+    def step_loss(self, out: torch.Tensor, y: torch.Tensor, whole: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """This rank's piece of a batch of ``whole`` images: DDP averages the gradients over ranks,
+        so the piece's summed loss is scaled to the whole batch's mean."""
+        summed = F.cross_entropy(out, y, reduction="sum")
+        return summed * (self.dp.world / whole), summed, whole
 
     def sum_over_ranks(self, *tensors: torch.Tensor) -> None:
         self.dp.sum_(*tensors)

@@ -56,7 +56,7 @@ class Loop:
 
     def train_epoch(self, batches: Iterable, augment: Callable,
                     on_step: Callable[[int, Callable[[], float]], None] | None = None):
-        """One pass over ``batches`` of (x, y, rows); returns (mean loss, accuracy, images).
+        """One pass over ``batches`` of (x, y, rows, ...); returns (mean loss, accuracy, images).
 
         ``on_step(images, running_loss)`` after each step; ``running_loss()`` reads the mean loss
         so far from the device (a sync: call it rarely)."""
@@ -68,20 +68,28 @@ class Loop:
         def running() -> float:
             return loss_sum.item() / max(seen, 1)
 
-        for x, y, rows in batches:
+        for x, y, rows, *extra in batches:
             x = self.prepare(augment(as_float(x), rows))
             with self.autocast():
                 out = self.forward(x)
-                loss = F.cross_entropy(out, y)
+                loss, summed, images = self.step_loss(out, y, *extra)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
-            loss_sum += loss.detach().float() * len(y)
+            loss_sum += summed.detach().float()
             correct += (out.detach().argmax(1) == y).sum()
             seen += len(y)
             if on_step is not None:
-                on_step(len(y), running)
+                on_step(images, running)
+        seen_t = torch.tensor(seen, device=self.device)
+        self.sum_over_ranks(loss_sum, correct, seen_t)
+        seen = int(seen_t)
         return loss_sum.item() / max(seen, 1), correct.item() / max(seen, 1), seen
+
+    def step_loss(self, out: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """(the loss to back-propagate, the summed loss of these images, images for the progress bar)."""
+        loss = F.cross_entropy(out, y)
+        return loss, loss * len(y), len(y)
 
     def sum_over_ranks(self, *tensors: torch.Tensor) -> None:
         """One process: nothing to add (the distributed loop sums over ranks in place)."""
