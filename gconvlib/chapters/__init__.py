@@ -5,7 +5,9 @@ page and the claims page all read it.
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
+from typing import Mapping
 
 
 @dataclass(frozen=True)
@@ -42,3 +44,17 @@ def chapter(name: str) -> Chapter:
         if c.name == name:
             return c
     raise ValueError(f"unknown chapter {name!r}; chapters are {', '.join(c.name for c in CHAPTERS)}")
+
+
+def run_chapter(module, namespace: Mapping):
+    """Call ``module.run`` with each of its parameters that ``namespace`` defines: a notebook passes
+    ``globals()``, i.e. its parameters cell after papermill's injection, so each parameter is spelled
+    once, in that cell. A name the cell sets but ``run`` does not take would be dropped here;
+    tests/test_parameters.py fails on one, for every notebook and profile."""
+    signature = inspect.signature(module.run)
+    arguments = {name: namespace[name] for name in signature.parameters if name in namespace}
+    missing = [name for name, p in signature.parameters.items()
+               if p.default is inspect.Parameter.empty and name not in arguments]
+    if missing:
+        raise TypeError(f"{module.__name__}.run needs {', '.join(missing)}: set it in the notebook's parameters cell")
+    return module.run(**arguments)

@@ -1,0 +1,102 @@
+"""A chapter's parameters are declared once: in its notebook's parameters cell.
+
+The notebook passes that cell to ``run`` through :func:`gconvlib.chapters.run_chapter`, which takes
+the names ``run``'s signature has. So the one way a parameter gets lost is a name in a cell (or in a
+profile) that ``run`` does not take: these tests read the cells and profiles as text and fail on it.
+"""
+import ast
+import inspect
+import json
+import types
+from importlib import import_module
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gconvlib.chapters import CHAPTERS, run_chapter
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+PROFILES = sorted((NOTEBOOKS / "profiles").glob("*.yaml"))
+NAMES = [c.name for c in CHAPTERS]
+
+
+def _cells(name: str) -> list[dict]:
+    return json.loads((NOTEBOOKS / f"{name}.ipynb").read_text())["cells"]
+
+
+def _source(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+def cell_names(source: str) -> list[str]:
+    """The names a parameters cell assigns, read from its syntax tree (not from papermill)."""
+    names = []
+    for node in ast.parse(source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return names
+
+
+def parameters_cell(name: str) -> str:
+    tagged = [c for c in _cells(name) if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, f"{name}: {len(tagged)} parameters cells"
+    return _source(tagged[0])
+
+
+def not_taken(names, run) -> list[str]:
+    """The names ``run`` has no parameter for (run_chapter would drop them)."""
+    taken = inspect.signature(run).parameters
+    return [n for n in names if n not in taken]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_name_of_the_parameters_cell_reaches_run(name):
+    run = import_module(f"gconvlib.chapters.{name}").run
+    names = cell_names(parameters_cell(name))
+    assert "profile" in names, f"{name}: the parameters cell sets no profile"
+    assert not not_taken(names, run), f"{name}.run takes no {not_taken(names, run)}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_notebook_passes_its_cell_through_run_chapter(name):
+    code = "\n".join(_source(c) for c in _cells(name) if c["cell_type"] == "code")
+    assert "run_chapter(chapter, globals())" in code, f"{name} does not call run_chapter(chapter, globals())"
+    assert f"from gconvlib.chapters import {name} as chapter" in code
+    # a hand-written call would spell every parameter a second time
+    assert "chapter.run(" not in code, f"{name} calls chapter.run directly"
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda p: p.stem)
+def test_every_profile_parameter_is_in_its_cell_and_reaches_run(profile):
+    notebooks = (yaml.safe_load(profile.read_text()) or {}).get("notebooks") or {}
+    assert notebooks, f"{profile.name} sets no notebook's parameters"
+    for notebook, values in notebooks.items():
+        assert notebook in NAMES, f"{profile.name}: {notebook!r} is not a chapter"
+        cell = cell_names(parameters_cell(notebook))
+        assert not [k for k in values or {} if k not in cell], (profile.name, notebook)
+        run = import_module(f"gconvlib.chapters.{notebook}").run
+        assert not not_taken(values or {}, run), (profile.name, notebook, not_taken(values or {}, run))
+
+
+def test_a_name_added_to_a_cell_but_not_to_run_is_caught():
+    """The check above on a cell with one name too many (what a maintainer forgets)."""
+    run = import_module("gconvlib.chapters.vgg_complexity").run
+    source = parameters_cell("vgg_complexity") + "\nwidth_mult = 0.5\n"
+    assert not_taken(cell_names(source), run) == ["width_mult"]
+
+
+def test_run_chapter_passes_exactly_the_names_run_takes():
+    seen = {}
+
+    def run(profile, depth: int = 1, *, store=None):
+        seen.update(profile=profile, depth=depth, store=store)
+        return "result"
+
+    module = types.SimpleNamespace(run=run, __name__="fake_chapter")
+    namespace = {"profile": "smoke", "depth": 3, "display": print, "chapter": module, "__name__": "__main__"}
+    assert run_chapter(module, namespace) == "result"
+    assert seen == {"profile": "smoke", "depth": 3, "store": None}
+    with pytest.raises(TypeError, match="fake_chapter.run needs profile"):
+        run_chapter(module, {"depth": 2})
