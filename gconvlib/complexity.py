@@ -157,12 +157,6 @@ def fig3_curves(n: int = 512, m: int = 512, d_k: int = 3, hw: int = 14) -> list[
     return rows
 
 
-def optimal_groups(m: int, n: int, hw: int, d_k: int, beta: float, gamma: float) -> float:
-    """Eq. 2 of the E2GC paper: the g that balances computation and memory access,
-    g = m n d_k^2 (h w)^(1-beta) / gamma (gamma is platform-dependent)."""
-    return m * n * d_k ** 2 * (hw * hw) ** (1 - beta) / gamma
-
-
 def table2_check(model: nn.Module, input_size: int | None = None, min_groups: int = 2) -> list[dict]:
     """Table II's formulas next to the hook counts for every grouped conv of a real model.
 

@@ -245,6 +245,20 @@ def test_fit_recovers_generating_constants():
     assert not row["beta_in_paper_range"] and row["scale_positive"] and row["offset_nonneg"]
 
 
+def test_fit_uses_the_frames_input_size():
+    """Layer shapes at 112 px (M and A a quarter of 224 px, P unchanged): a fit that read the 224 px
+    shapes could not recover the generating constants exactly."""
+    frame = _synthetic().assign(input_size=112)
+    frame["epf"] = [gs.network_epf("mobilenet_v1", s, k, TRUE, 4, input_size=112)
+                    for s, k in zip(frame["scheme"], frame["k"])]
+    row = gs.fit_epf(frame).iloc[0]
+    assert row["input_size"] == 112
+    assert (row["beta"], row["scale"], row["offset_mj"]) == pytest.approx((TRUE.beta, TRUE.scale, TRUE.offset),
+                                                                          rel=1e-6)
+    wrong = gs.fit_epf(frame.drop(columns="input_size")).iloc[0]  # read as 224 px
+    assert wrong["rss"] > 1e-6 * (frame["epf"] ** 2).sum()
+
+
 def test_fit_recovers_beta_shared_across_batch_sizes():
     cs = {1: gs.Constants(beta=1.4, scale=5e-4, offset=400.0), 16: gs.Constants(beta=1.4, scale=2e-4, offset=120.0)}
     fit = gs.fit_epf(_synthetic(cs, batch_sizes=(1, 16)), by=("model", "device")).set_index("batch_size")
@@ -311,9 +325,7 @@ def test_paper_fit_structure(paper_fit):
     frame, fit = paper_fit
     assert len(frame) == 132 and set(frame["device"]) == {"P100", "P4000"}
     assert len(fit) == 12 and (fit["n"] == 11).all() and (fit["p_group"] <= 3).all()
-    assert (fit["rss"] >= 0).all() and (fit["r2"] <= 1).all()
-    assert ((fit["beta_se"] >= 0) | fit["beta_se"].isna()).all()
-    assert (fit["beta_in_paper_range"] == ((fit["beta"] > 0) & (fit["beta"] < 1))).all()
+    # the residuals of an independent prediction path (network_epf per row) sum to the fit's RSS
     res = gs.fit_residuals(frame, fit)
     assert res.groupby(["device", "model", "batch_size"])["residual_mj"].apply(lambda r: (r ** 2).sum()).to_numpy() \
         == pytest.approx(fit.set_index(["device", "model", "batch_size"]).sort_index()["rss"].to_numpy(), rel=1e-9)
@@ -363,23 +375,15 @@ def test_optimum_table_on_paper(paper_fit):
     one = opt[(opt["model"] == "resnext50") & (opt["scheme"] == "fggc") & (opt["device"] == "P100")
               & (opt["batch_size"] == 1)].iloc[0]
     assert (one["measured_k"], one["measured_epf"]) == (16, 1131.0)
-    assert (opt["predicted_epf"] <= opt["model_epf_at_measured_k"] + 1e-9).all()
 
 
 def test_leave_one_out_on_paper_group(paper_fit):
     frame, _ = paper_fit
     sub = frame[(frame["device"] == "P100") & (frame["batch_size"] == 16) & (frame["model"] == "resnext50")]
     loo = gs.leave_one_out(sub)
-    assert len(loo) == 11 and (loo["abs_pct_error"] >= 0).all()
-    assert np.allclose(loo["abs_pct_error"], 100 * (loo["epf_pred"] - loo["epf"]).abs() / loo["epf"])
+    assert len(loo) == 11
+    # the mean baseline, recomputed from the printed table: the mean of the other ten variants
+    printed = sub.set_index(["scheme", "k"])["epf"]
+    for r in loo.itertuples():
+        assert r.pred_mean == pytest.approx(printed.drop((r.scheme, r.k)).mean(), rel=1e-12)
 
-
-def test_interactive_functions_are_fast():
-    import time
-    L = gs.grouped_layers("mobilenet_v1")[6]
-    gs.network_curves("mobilenet_v1", TRUE, 4)  # warm the cache
-    t = time.perf_counter()
-    for _ in range(5):
-        gs.cost_curves(L, gs.Constants(beta=1.2), 16)
-        gs.network_curves("mobilenet_v1", TRUE, 16, "fggc")
-    assert (time.perf_counter() - t) / 5 < 0.5
