@@ -1,140 +1,254 @@
-"""Windows aligned to a stepped energy counter, against a fake device, clock and counter."""
+"""Windows aligned to a stepped energy counter, against a simulated device and counter on the real
+clock (the counter is polled from a thread, so a fake clock cannot drive it), and idle power
+against a fake clock."""
 from __future__ import annotations
 
+import bisect
 import math
+import threading
+import time
 
 import pytest
 
 from gconvlib.measure import meters as M
-from gconvlib.measure.window import idle_power, measure_window
+from gconvlib.measure.window import CounterPoller, STALL_READS, idle_power, measure_window, read_ahead
 
 
-class FakeGPU:
-    """A device on a fake clock: ``enqueue(n)`` runs n steps of ``step_s`` at ``busy_w``; sleeping
-    runs at ``idle_w``. Its counter integrates the power exactly but shows a new value only at
-    updates every ``period`` s (the first at ``phase``), like NVML's. It is the Runner, the clock
-    and the meter of a window."""
+class SimGPU:
+    """A device and its energy counter on the real clock.
 
-    update_period_s = 0.1
-    name = "fake_counter"
-    approximate = False
+    Busy at ``busy_w`` while it runs steps of ``step_s``, else ``idle_w``; the first ``ramp_s`` of
+    a busy period after idle draws ``ramp_w`` (clocks ramping up). Asynchronous (``host_bound=False``):
+    ``enqueue`` queues the steps behind the ones queued before and returns at once, like CUDA.
+    Host-bound (eager PyTorch at small batches): the host is busy issuing each step while the
+    device runs it, so the device idles whenever the host does something else. The counter
+    integrates the power exactly but shows a new value only at updates every ``period`` s (the
+    first at ``phase`` after creation); one read takes ``read_s`` and samples at its middle.
+    It is the Runner and the meter of a window.
+    """
 
-    def __init__(self, step_s=0.001, busy_w=300.0, idle_w=100.0, period=0.1, phase=0.0, start=0.0):
-        self.step_s, self.busy_w, self.idle_w = step_s, busy_w, idle_w
-        self.period, self.phase = period, phase
-        self.t, self.segments = start, []   # (t0, t1, watts)
-        self.reads = 0
+    name, approximate = "sim_counter", False
+
+    def __init__(self, step_s=0.001, busy_w=300.0, idle_w=100.0, period=0.02, phase=0.0, read_s=0.002,
+                 host_bound=False, ramp_s=0.0, ramp_w=None):
+        self.step_s, self.busy_w, self.idle_w, self.period, self.read_s = step_s, busy_w, idle_w, period, read_s
+        self.host_bound, self.ramp_s = host_bound, ramp_s
+        self.ramp_w = idle_w if ramp_w is None else ramp_w
         self.update_period_s = period
+        self.t0 = time.perf_counter()
+        self.phase = self.t0 + phase
+        self.free_at = self.t0
+        self.starts, self.ends, self.ramps = [], [], []   # busy segments and their ramps
+        self.cum = [0.0]                                   # joules above idle, cumulative
+        self.lock = threading.Lock()
+        self.reads = 0
+        self.work_started: float | None = None
 
     # the true energy and the counter ---------------------------------------------------------
+    def _add(self, a: float, b: float) -> None:
+        with self.lock:
+            if self.work_started is None:
+                self.work_started = a
+            ramp = self.ramp_s if not self.ends or a - self.ends[-1] > 0.05 else 0.0   # after a real rest
+            r = min(ramp, b - a)
+            extra = (self.ramp_w - self.idle_w) * r + (self.busy_w - self.idle_w) * (b - a - r)
+            self.starts.append(a)
+            self.ends.append(b)
+            self.cum.append(self.cum[-1] + extra)
+            self.ramps.append(r)
+
     def energy(self, t: float) -> float:
-        return sum(w * (min(t, b) - a) for a, b, w in self.segments if a < t)
+        with self.lock:
+            k = bisect.bisect_right(self.starts, t)     # segments that began by t
+            e = self.idle_w * (t - self.t0) + self.cum[k]
+            if k and self.ends[k - 1] > t:              # t inside segment k-1: only what of it ran
+                a, r = self.starts[k - 1], self.ramps[k - 1]
+                ran = (self.ramp_w - self.idle_w) * min(r, t - a) + (self.busy_w - self.idle_w) * max(0.0, t - a - r)
+                e += ran - (self.cum[k] - self.cum[k - 1])
+            return e
 
     def last_update(self, t: float) -> float:
         return self.phase + math.floor((t - self.phase) / self.period) * self.period
 
+    def update_times(self, a: float, b: float) -> list[float]:
+        first = self.last_update(a) + self.period
+        return [first + k * self.period for k in range(int((b - first) / self.period) + 1) if first + k * self.period <= b]
+
     def counter(self) -> float:
+        time.sleep(self.read_s / 2)
+        value = self.energy(self.last_update(time.perf_counter()))
+        time.sleep(self.read_s / 2)
         self.reads += 1
-        return self.energy(self.last_update(self.t))
+        return value
 
     # the device -------------------------------------------------------------------------------
-    def advance(self, seconds: float, watts: float) -> None:
-        self.segments.append((self.t, self.t + seconds, watts))
-        self.t += seconds
-
     def enqueue(self, steps: int) -> float:
-        if steps:
-            self.advance(steps * self.step_s, self.busy_w)
-        return self.t
+        now = time.perf_counter()
+        if not steps:
+            return max(now, self.free_at)
+        if self.host_bound:
+            for _ in range(steps):
+                a = time.perf_counter()
+                time.sleep(self.step_s)
+                b = time.perf_counter()
+                self._add(a, b)
+            self.free_at = b
+            return b
+        a = max(now, self.free_at)
+        self.free_at = a + steps * self.step_s
+        self._add(a, self.free_at)
+        return self.free_at
 
     def wait(self, handle) -> None:
-        pass
+        time.sleep(max(0.0, handle - time.perf_counter()))
 
     def elapsed(self, start: float, end: float) -> float:
         return end - start
 
-    def clock(self) -> float:
-        return self.t
 
-    def sleep(self, seconds: float) -> None:
-        self.advance(seconds, self.idle_w)
-
-
-def true_epf_mj(gpu: FakeGPU, batch: int) -> float:
-    return 1000.0 * gpu.busy_w * gpu.step_s / batch
-
-
-def naive_window(gpu: FakeGPU, steps: int) -> float:
-    """What reading the counter once before and once after the steps gives (joules)."""
-    e0 = gpu.counter()
-    gpu.enqueue(steps)
-    return gpu.counter() - e0
+def test_sim_energy_is_the_integral_of_its_power():
+    """The simulation itself, against a hand computation."""
+    gpu = SimGPU(busy_w=300.0, idle_w=100.0, ramp_s=0.01, ramp_w=50.0)
+    t0 = gpu.t0
+    gpu._add(t0 + 1.0, t0 + 2.0)                     # ramp 10 ms at 50 W, then 990 ms at 300 W
+    assert gpu.energy(t0 + 0.5) == pytest.approx(50.0)
+    assert gpu.energy(t0 + 1.005) == pytest.approx(100.5 + 0.005 * (50 - 100))
+    assert gpu.energy(t0 + 1.5) == pytest.approx(150.0 + 0.01 * -50 + 0.49 * 200)
+    assert gpu.energy(t0 + 3.0) == pytest.approx(300.0 + 0.01 * -50 + 0.99 * 200)
 
 
-@pytest.mark.parametrize("phase", [0.0, 0.013, 0.051, 0.0899])
-def test_aligned_window_removes_the_counter_quantisation(phase):
-    gpu = FakeGPU(phase=phase, start=0.0371)
-    steps, chunk, batch = 1000, 5, 4                           # a 1 s window, 5 ms chunks
-    w = measure_window(gpu, gpu, steps, chunk, clock=gpu.clock)
+def test_the_poller_timestamps_updates_to_within_half_a_read():
+    gpu = SimGPU(period=0.03, read_s=0.004, phase=0.011)
+    gpu._add(gpu.t0, gpu.t0 + 10.0)                 # busy all along: every update moves the counter
+    with CounterPoller(gpu.counter, pause_s=0.0) as poller:
+        time.sleep(0.35)
+    seen = poller.updates
+    assert len(seen) >= 8
+    for u in seen:
+        true = gpu.last_update(u.t + gpu.period / 2)       # the update nearest to the timestamp
+        assert abs(u.t - true) <= u.uncertainty_s + 0.001  # + sleep jitter of the simulated read
+        assert u.uncertainty_s < 0.01                      # half the gap between two read midpoints
+    assert poller.read_s == pytest.approx(0.004, abs=0.003)
+
+
+def epf_error(w, gpu) -> float:
+    """Relative error of the window's energy per step against the simulated device's: busy power
+    x the steps' actual mean duration (a sleep runs a little longer than asked)."""
+    durations = [b - a for a, b in zip(gpu.starts, gpu.ends)]
+    steps = sum(round(d / gpu.step_s) for d in durations) if not gpu.host_bound else len(durations)
+    per_step = gpu.busy_w * sum(durations) / steps
+    return w.joules / w.steps / per_step - 1
+
+
+def test_an_aligned_window_measures_the_busy_power():
+    gpu = SimGPU(step_s=0.001, period=0.02, read_s=0.002)
+    w = measure_window(gpu, gpu, 300, 5, depth=3)
     assert w.aligned and w.note is None and w.unavailable_reason is None
-    assert w.steps >= steps and w.steps % chunk == 0
-    assert w.seconds == pytest.approx(w.steps * gpu.step_s)
-    # the measured energy per frame is the true one, within one chunk out of the window
-    epf = 1000.0 * w.joules / (w.steps * batch)
-    assert epf == pytest.approx(true_epf_mj(gpu, batch), rel=chunk / steps)
-    assert w.watts == pytest.approx(gpu.busy_w, rel=chunk / steps)
+    assert w.steps >= 300 and w.steps % 5 == 0
+    assert w.seconds == pytest.approx(w.steps * gpu.step_s, rel=1e-6)
+    assert w.watts == pytest.approx(gpu.busy_w, rel=0.03) and abs(epf_error(w, gpu)) < 0.03
 
 
-def test_window_starts_and_ends_on_a_counter_update():
-    gpu = FakeGPU(phase=0.03, start=0.0)
-    chunk = 5
-    w = measure_window(gpu, gpu, 600, chunk, clock=gpu.clock)
-    # the counter's change over the window is its change between two updates: a whole number of
-    # update periods of busy power (the device is busy all along)
-    periods = w.counter_joules / (gpu.busy_w * gpu.period)
-    assert periods == pytest.approx(round(periods), abs=1e-9) and round(periods) >= 6
-    # and each end is seen within one chunk after its update
-    assert abs(w.counter_seconds - round(periods) * gpu.period) < chunk * gpu.step_s + 1e-12
+def test_slow_steps_are_aligned_finer_than_one_step():
+    """Steps of 80 ms, longer than a chunk: the host sees an update only once per step, up to 80 ms
+    late; the poller thread times both ends to a few ms, so the window spans whole update periods."""
+    for _ in range(3):
+        gpu = SimGPU(step_s=0.08, period=0.05, read_s=0.002)
+        w = measure_window(gpu, gpu, 5, 1)
+        assert w.aligned and w.uncertainty_s < 0.02          # a host polling after each step: up to 0.16
+        periods = round(w.counter_seconds / gpu.period)
+        assert periods >= 5 and abs(w.counter_seconds - periods * gpu.period) < w.uncertainty_s + 0.002
+        assert w.watts == pytest.approx(gpu.busy_w, rel=0.03)
 
 
-def test_an_unaligned_window_of_the_same_length_is_off_by_up_to_one_update():
-    errors = []
-    for start in (0.0, 0.02, 0.05, 0.099):
-        gpu = FakeGPU(start=start)
-        gpu.enqueue(1)  # something ran before
-        joules = naive_window(gpu, 1000)
-        errors.append(abs(joules / (gpu.busy_w * 1000 * gpu.step_s) - 1))
-    assert max(errors) > 0.05      # what the alignment is for: up to a 100 ms step in a 1 s window
-    gpu = FakeGPU(phase=0.02, start=0.0)
-    w = measure_window(gpu, gpu, 1000, 5, clock=gpu.clock)
-    assert abs(w.joules / (w.steps * gpu.step_s * gpu.busy_w) - 1) <= 0.005
+def test_counter_reads_do_not_inflate_host_bound_eager_steps():
+    """Eager steps of 10 ms issued by the host, a read of 4 ms: reading after every chunk would leave
+    the device idle 4 ms per step (+13 % EPF here); the poller thread reads while the host issues."""
+    gpu = SimGPU(step_s=0.01, period=0.02, read_s=0.004, host_bound=True)
+    w = measure_window(gpu, gpu, 80, 1)
+    assert w.aligned
+    assert abs(epf_error(w, gpu)) < 0.06      # reading in the host loop: +13 % to +16 % here
+
+
+def test_the_window_opens_on_the_second_update_after_the_work_starts():
+    """The interval that ends on the first update holds the ramp from idle (here 15 ms at idle
+    power): the window opens one update period later, and the ramp stays out of it."""
+    for _ in range(3):
+        gpu = SimGPU(step_s=0.001, period=0.02, read_s=0.001, ramp_s=0.015)
+        w = measure_window(gpu, gpu, 100, 5, depth=6)
+        assert w.opened_after_s >= gpu.period - 0.004
+        first = gpu.update_times(gpu.work_started, gpu.work_started + 1.0)[0]
+        assert w.opened_after_s > first - gpu.work_started + 0.004
+        assert w.watts == pytest.approx(gpu.busy_w, rel=0.04)
 
 
 def test_a_counter_that_never_moves_is_not_aligned_and_not_zero_energy():
-    class Stuck(FakeGPU):
+    class Stuck(SimGPU):
         def counter(self):
             return 1234.5
 
     gpu = Stuck()
-    w = measure_window(gpu, gpu, 100, 5, clock=gpu.clock, timeout_s=0.05)
-    assert not w.aligned and "no counter update seen within 0.05 s" in w.note
+    w = measure_window(gpu, gpu, 20, 5, timeout_s=0.03)
+    assert not w.aligned and "no counter update seen within 0.03 s" in w.note
     assert w.joules is None and w.unavailable_reason == "the energy counter did not move during the window"
-    assert w.steps >= 100 and w.seconds > 0
+    assert w.steps >= 20 and w.seconds > 0
+
+
+def test_read_ahead_queues_enough_work_to_outlast_a_read_spike():
+    chunk, depth = read_ahead(0.001, 0.005, 0.004)             # 1 ms steps, 4 ms reads
+    assert chunk == 5 and depth * chunk * 0.001 >= STALL_READS * 0.004 > 2 * 0.005
+    assert read_ahead(0.001, 0.005, 0.0001) == (5, 2)          # cheap reads: two chunks are enough
+    assert read_ahead(0.001, 0.005, None) == (5, 2)
+    chunk, depth = read_ahead(0.05, 0.005, 0.004)              # slow steps: one per chunk
+    assert chunk == 1 and depth * 0.05 >= STALL_READS * 0.004
+    with pytest.raises(ValueError, match="step_s > 0"):
+        read_ahead(0.0, 0.005, 0.004)
 
 
 def test_meter_without_counter_uses_begin_end_and_reports_missing_energy():
-    gpu = FakeGPU()
-    meter = M.NullMeter("no energy source", clock=gpu.clock)
-    w = measure_window(gpu, meter, 50, 7, clock=gpu.clock)
-    assert w.steps == 50 and w.seconds == pytest.approx(50 * gpu.step_s)
+    gpu = SimGPU()
+    meter = M.NullMeter("no energy source")
+    w = measure_window(gpu, meter, 50, 7)
+    assert w.steps == 50 and w.seconds == pytest.approx(50 * gpu.step_s, rel=0.05)
     assert w.joules is None and w.unavailable_reason == "no energy source" and not w.aligned
 
 
-def test_idle_power_between_two_updates():
-    gpu = FakeGPU(phase=0.042, start=0.01)
-    watts, note = idle_power(gpu, 1.0, sleep=gpu.sleep, clock=gpu.clock, poll_s=0.002)
-    assert note is None and watts == pytest.approx(gpu.idle_w, rel=0.005)
-    assert idle_power(gpu, 0.0, sleep=gpu.sleep, clock=gpu.clock) == (None, "idle power not measured (idle window 0 s)")
+# -- idle power, on a fake clock (nothing runs, so the reads are synchronous) -----------------------
+
+class FakeIdle:
+    """An idle device on a fake clock: ``idle_w`` all along, a counter updated every ``period``."""
+
+    def __init__(self, idle_w=100.0, period=0.1, phase=0.042, moving=True):
+        self.t, self.idle_w, self.period, self.phase, self.moving = 0.01, idle_w, period, phase, moving
+        self.update_period_s = period
+        self.slept = []
+
+    def counter(self):
+        self.t += 0.002                                 # one read
+        if not self.moving:
+            return 5.0
+        return self.idle_w * (self.phase + math.floor((self.t - self.phase) / self.period) * self.period)
+
+    def clock(self):
+        return self.t
+
+    def sleep(self, s):
+        self.slept.append(s)
+        self.t += s
+
+
+def test_idle_power_settles_then_measures_between_two_updates():
+    dev = FakeIdle()
+    watts, note = idle_power(dev, 3.0, settle_s=1.0, sleep=dev.sleep, clock=dev.clock, poll_s=0.002)
+    assert note is None and watts == pytest.approx(dev.idle_w, rel=0.002)
+    assert dev.slept[0] == 1.0 and 3.0 in dev.slept      # settled first, then the idle window
+    assert idle_power(dev, 0.0, sleep=dev.sleep, clock=dev.clock) == (None, "idle power not measured (idle window 0 s)")
+
+
+def test_idle_power_is_none_not_zero_when_the_counter_never_moves():
+    dev = FakeIdle(moving=False)
+    watts, note = idle_power(dev, 1.0, sleep=dev.sleep, clock=dev.clock, timeout_s=0.3)
+    assert watts is None and "did not move" in note
 
 
 def test_nvml_and_rapl_counters_read_joules(tmp_path):
