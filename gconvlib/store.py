@@ -20,6 +20,10 @@ Locations (one place, like showyourwork's ``paths.py``):
 * ``data/results/reference/``   reference measurements made on GPUs (committed)
 * ``data/results/local/``       what this machine computed (ignored by git); ``GCONV_RESULTS`` overrides
 * ``data/cache/``               downloads and checkpoints (ignored); ``GCONV_CACHE`` overrides
+
+A relative path in one of these variables means the directory the command started in: it is
+made absolute once, when this module is first imported, so a notebook kernel (which runs in
+``notebooks/``) and a ``gconv train`` started from the root use the same store.
 """
 from __future__ import annotations
 
@@ -46,12 +50,45 @@ PAPER_DIR = ROOT / "data" / "paper"
 REFERENCE_DIR = ROOT / "data" / "results" / "reference"
 
 
+PATH_SETTINGS = ("GCONV_RESULTS", "GCONV_CACHE", "GCONV_BOOK_DIR", "GCONV_NOTEBOOK_DIR")
+
+
+def _start_dir() -> Path:
+    try:
+        return Path.cwd()
+    except FileNotFoundError:  # started in a directory since deleted: nothing relative to resolve
+        return ROOT
+
+
+START_DIR = _start_dir()   # where the command started: relative path settings mean this folder
+
+
+def absolute_env_paths() -> None:
+    """Make the path settings that are set absolute (against :data:`START_DIR`) in this process's
+    environment, which the processes it starts (notebook kernels, in ``notebooks/``) inherit."""
+    for name in PATH_SETTINGS:
+        value = os.environ.get(name)
+        path = Path(value) if value else Path()
+        if value and not path.expanduser().is_absolute():
+            os.environ[name] = str(START_DIR / path.expanduser())
+
+
+absolute_env_paths()
+
+
+def resolved_env_path(name: str, default: Path) -> Path:
+    """A path setting (relative: to :data:`START_DIR`), else ``default``."""
+    value = os.environ.get(name)
+    path = (Path(value) if value else Path(default)).expanduser()
+    return path if path.is_absolute() else START_DIR / path
+
+
 def results_dir() -> Path:
-    return Path(os.environ.get("GCONV_RESULTS", ROOT / "data" / "results" / "local"))
+    return resolved_env_path("GCONV_RESULTS", ROOT / "data" / "results" / "local")
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("GCONV_CACHE", ROOT / "data" / "cache"))
+    return resolved_env_path("GCONV_CACHE", ROOT / "data" / "cache")
 
 
 # -- provenance ------------------------------------------------------------------------
@@ -124,13 +161,25 @@ def spec_key(spec: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()   # read once: os.umask can only be read by setting it
+
+
 @contextmanager
 def atomic_open(path: Path, mode: str = "w"):
-    """Write to a temporary file beside ``path`` and move it into place only when complete."""
+    """Write to a temporary file beside ``path`` and move it into place only when complete.
+
+    The file gets the permissions a plain ``open`` would give it (mkstemp's are owner-only)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
@@ -149,6 +198,16 @@ def atomic_write_text(path: Path, text: str) -> None:
 RECORD_FIELDS = ("kind", "key", "spec_key", "spec", "code", "result", "provenance")
 DAMAGED_DIR = "damaged"
 LOCK_DIR = ".locks"
+
+
+# kind -> the fields its result must have; a module that reads a kind's results registers them
+# (:func:`require_result_fields`), so a record that is JSON but not of its kind is set aside like
+# a damaged one instead of failing later with a KeyError that names no file
+RESULT_FIELDS: dict[str, tuple[str, ...]] = {}
+
+
+def require_result_fields(kind: str, *fields: str) -> None:
+    RESULT_FIELDS[kind] = tuple(dict.fromkeys(RESULT_FIELDS.get(kind, ()) + fields))
 
 
 class DamagedRecordWarning(UserWarning):
@@ -175,6 +234,14 @@ def _parse_record(data: bytes, kind: str, stem: str) -> tuple[dict | None, str |
         return None, "its key does not match its spec_key and code fingerprint"
     if not isinstance(record["provenance"], dict):
         return None, "its provenance is not a JSON object"
+    required = RESULT_FIELDS.get(kind, ())
+    if required:
+        result = record["result"]
+        if not isinstance(result, dict):
+            return None, f"its result is not a JSON object but a {type(result).__name__}"
+        missing = [field for field in required if field not in result]
+        if missing:
+            return None, f"its result lacks {', '.join(missing)} (not a {kind!r} result)"
     return record, None
 
 
@@ -251,6 +318,11 @@ class ResultsStore:
         return StoreLock(self._filelock(kind, self.key(kind, spec, code=code)), timeout)
 
     # -- reading ------------------------------------------------------------------------
+
+    def read(self, kind: str, path: Path) -> dict | None:
+        """The record of ``kind`` in file ``path``; None if absent or damaged (then moved aside
+        with a :class:`DamagedRecordWarning`)."""
+        return self._read(kind, Path(path))
 
     def _read(self, kind: str, path: Path) -> dict | None:
         """The record in ``path``; None if absent or damaged (then moved aside with a warning)."""

@@ -111,7 +111,7 @@ def test_parameter_table_escapes_and_names_profile_and_overrides():
 
 def test_parameter_rows_say_where_each_value_came_from():
     profile = pipeline.load_profile("quick")
-    params, sources = pipeline._parameter_sources("vgg_complexity", "quick", profile,
+    params, sources = pipeline.parameter_sources("vgg_complexity", "quick", profile,
                                                   pipeline.parse_overrides(["vgg_complexity.num_classes=10"]))
     rows = {name: (value, source) for name, value, source, _note in
             pipeline.parameter_rows("vgg_complexity", params, sources)}
@@ -163,7 +163,7 @@ def tiny_package(tmp_path, monkeypatch):
     (pkg / "d.py").write_text("from .c import C\n")
     monkeypatch.syspath_prepend(str(tmp_path / "src"))
     importlib.invalidate_caches()
-    monkeypatch.setattr(pipeline, "PACKAGE", name)
+    monkeypatch.setattr(pipeline.stamps, "PACKAGE", name)
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     nb = _notebook(nbformat.v4.new_code_cell("profile = 'quick'", metadata={"tags": ["parameters"]}),
@@ -428,7 +428,7 @@ def test_real_kernel_progress_reaches_the_terminal_not_the_book(tmp_path, monkey
         for _ in tqdm(range(3), desc="sweep"):
             pass
         warnings.warn("a stand-in warning")
-        print("bar kind:", tqdm.__module__)""")
+        print("bar kind:", tqdm.__mro__[1].__module__)""")
     nbformat.write(_notebook(nbformat.v4.new_markdown_cell("# t"),
                              nbformat.v4.new_code_cell("profile = 'quick'", metadata={"tags": ["parameters"]}),
                              nbformat.v4.new_code_cell(code)), notebooks / "vgg_complexity.ipynb")

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from ..store import ResultsStore, git_state
+from ..store import ResultsStore, git_state, require_result_fields
 
 # Every number in the book is one of these kinds, and says so.
 EXACT, MEASURED_HERE, MEASURED, QUOTED, SCALED = "exact", "measured here", "measured", "quoted", "scaled-down"
@@ -27,6 +27,7 @@ VALUE_KINDS = {
             "than the paper, by the factor stated beside it",
 }
 CHAPTER_KIND = "chapter"  # store kind of a chapter's judged claims (read by the landing and claims pages)
+require_result_fields(CHAPTER_KIND, "claims", "parameters")   # what record() writes
 
 
 def provenance_line(profile: str) -> str:

@@ -1,0 +1,205 @@
+"""The run: every selected notebook executed (or skipped while up to date), then a summary table.
+
+A notebook that fails is recorded as failed and the others still run: its executed copy with the
+error goes to ``book/_failed/<name>.ipynb``, the last good papermill record is kept, and its book
+page says that it failed, why and where that copy is (:func:`.book.failure_page`); its stamp is
+dropped, so the next run executes it again. Each run writes its notebook under a name of its own
+and moves it into place only when it succeeded, so two runs at once never swap half-written
+notebooks. Ctrl-C stops the run with one line; what finished is kept.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..faults import INTERRUPTED_EXIT
+from ..store import absolute_env_paths, atomic_write_text
+from . import book, stamps
+from .relay import Relay, kernel_options, progress_columns
+from .settings import (WHAT, SUMMARIES, PipelineError, available_notebooks, book_dir, load_profile,
+                       notebook_dir, parameter_sources, parse_overrides)
+
+FAILED = "FAILED"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes} min {secs:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+@dataclass
+class Summary:
+    rows: list[tuple[str, str, float | None]] = field(default_factory=list)
+
+    def add(self, name: str, status: str, seconds: float | None = None) -> None:
+        self.rows.append((name, status, seconds))
+
+    def table(self, claims: dict[str, str] | None = None) -> str:
+        """One line per notebook: status, time and (``claims``: name -> text) where its claims stand."""
+        claims = claims or {}
+        width = max([len("notebook")] + [len(r[0]) for r in self.rows])
+        swidth = max([len("status")] + [len(r[1]) for r in self.rows])
+        tail = "  claims" if claims else ""
+        lines = [f"{'notebook':<{width}}  {'status':<{swidth}}  {'time':<9}{tail}".rstrip(),
+                 f"{'-' * width}  {'-' * swidth}  {'-' * 9}" + ("  " + "-" * 6 if claims else "")]
+        lines += [f"{n:<{width}}  {s:<{swidth}}  {_duration(t):<9}"
+                  + (f"  {claims[n]}" if n in claims else "") for n, s, t in self.rows]
+        lines = [line.rstrip() for line in lines]
+        executed = [t for _n, s, t in self.rows if s == "executed" and t is not None]
+        failed = sum(s == FAILED for _n, s, _t in self.rows)
+        lines.append(f"{len(executed)} executed in {_duration(sum(executed))}, "
+                     f"{sum(s == 'up to date' for _n, s, _t in self.rows)} up to date"
+                     + (f", {failed} failed" if failed else ""))
+        return "\n".join(lines)
+
+
+def claims_by_chapter(profile: str) -> dict[str, str]:
+    """Per chapter, its claims' verdicts as the store holds them for ``profile`` ("3 holds, 2 not
+    testable here"); chapters without claims are left out."""
+    from ..chapters.summary import chapter_status, judged_claims
+
+    out = {}
+    for row in chapter_status(judged_claims(profile)).to_dict("records"):
+        counts = [(row[k], label) for k, label in (
+            ("holds", "holds"), ("holds_only", "holds only"), ("does_not_hold", "does not hold"),
+            ("inconclusive", "inconclusive"), ("not_yet", "not yet reproduced"), ("not_testable", "not testable here"))]
+        if row["claims"]:
+            out[row["chapter"]] = ", ".join(f"{n} {label}" for n, label in counts if n)
+    return out
+
+
+def _say(message: str) -> None:
+    print(f"[gconv] {message}", flush=True)
+
+
+def _failure_reason(exc: BaseException) -> str:
+    """The error a notebook stopped with, in one line (papermill's error names the cell's exception)."""
+    ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
+    if ename:
+        return f"{ename}: {evalue}".strip().rstrip(":") if evalue else ename
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[-1]}" if lines else type(exc).__name__
+
+
+def _selected(names: list[str], extra: dict, only: list[str] | None) -> list[str]:
+    if only is not None and not only:
+        raise PipelineError(f"--only needs at least one notebook name; notebooks are {', '.join(names)}")
+    unknown = [n for n in list(extra) + list(only or []) if n not in names]
+    if unknown:
+        raise PipelineError(f"unknown notebook(s) {', '.join(unknown)}; notebooks are {', '.join(names)}")
+    return [n for n in names if only is None or n in only]
+
+
+def run_notebooks(profile: str = "quick", overrides: list[str] | None = None,
+                  only: list[str] | None = None, force: bool = False) -> int:
+    """Execute the profile's notebooks; 0: all succeeded, 1: some failed (the rest ran), 130: Ctrl-C."""
+    import papermill
+
+    absolute_env_paths()   # the kernels run in notebooks/: they must get no relative path
+    prof = load_profile(profile)
+    extra = parse_overrides(overrides)
+    selected = _selected(available_notebooks(), extra, only)
+    # every parameter of every notebook is checked before the first one runs
+    parameters = {name: parameter_sources(name, profile, prof, extra) for name in selected}
+    out_dir, failed_dir = book_dir() / "_generated", book_dir() / "_failed"
+    raw_dir = out_dir / "_papermill"
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    data = stamps.data_hash()
+    summary = Summary()
+    executed_any = False
+    for number, name in enumerate(selected, 1):
+        params, sources = parameters[name]
+        output, raw, stamp_file = out_dir / f"{name}.ipynb", raw_dir / f"{name}.ipynb", out_dir / f"{name}.stamp"
+        record = f"book/_generated/_papermill/{name}.ipynb"
+        overrides_here = [f"{name}.{k}={v}" for k, v in extra.get(name, {}).items()]
+        table = book.parameter_table(book.parameter_rows(name, params, sources), profile, overrides_here)
+        stamp = stamps.stamp_for(name, params, data)
+        stale = stamps.stale_reason(stamp_file, stamp, name, params)
+        up_to_date = stale is None and raw.exists() and not stamps.has_error_output(raw)
+        again = name in SUMMARIES and executed_any
+        head = f"({number}/{len(selected)}) {name}"
+        if up_to_date and not force and not again:
+            book.write_book_copy(raw, output, table, record)   # the book's copy follows the rules of today
+            _say(f"{head}: up to date, skipped")
+            summary.add(name, "up to date")
+            continue
+        set_here = {k: v for k, v in params.items() if k != "profile"}
+        why = (" (again: it summarizes the notebooks that ran)" if up_to_date and again
+               else f" (again: {stale})" if stale and stale.startswith("its record") else "")
+        _say(f"{head}: {WHAT.get(name, name)}{why}")
+        _say(f"    executing with the {profile} profile"
+             + (": " + ", ".join(f"{k}={v!r}" for k, v in set_here.items()) if set_here
+                else " (the notebook's own defaults)"))
+        started = time.time()
+        # a name of this run's own: two runs of one notebook never move each other's file into place
+        fd, tmp_name = tempfile.mkstemp(dir=raw_dir, prefix=f".{name}.", suffix=".running.ipynb")
+        os.close(fd)
+        tmp = Path(tmp_name)
+        relay = Relay(sys.stdout)
+        try:
+            papermill.execute_notebook(str(notebook_dir() / f"{name}.ipynb"), str(tmp), parameters=params,
+                                       cwd=str(notebook_dir()), progress_bar=False, kernel_name="python3",
+                                       stdout_file=relay.stdout, stderr_file=relay.stderr,
+                                       **kernel_options(progress_columns(relay)))
+            if stamps.has_error_output(tmp):
+                raise PipelineError("the executed notebook holds an error output")
+        except KeyboardInterrupt:
+            relay.finish()
+            tmp.unlink(missing_ok=True)
+            summary.add(name, "interrupted", time.time() - started)
+            print(f"[gconv] interrupted while executing {name!r}; nothing of this run of it was kept "
+                  f"(the notebooks before it are done): run the same command to go on",
+                  file=sys.stderr, flush=True)
+            print("\n" + summary.table(), flush=True)
+            return INTERRUPTED_EXIT
+        except Exception as e:  # papermill raises PapermillExecutionError with the cell's traceback
+            relay.finish()
+            _record_failure(name, e, tmp, failed_dir, output, stamp_file)
+            summary.add(name, FAILED, time.time() - started)
+            continue
+        finally:
+            relay.finish()
+        os.replace(tmp, raw)
+        book.write_book_copy(raw, output, table, record)
+        stamps.write_stamp(stamp_file, stamp, stamps.produced_records(name, params))
+        (failed_dir / f"{name}.ipynb").unlink(missing_ok=True)   # the failure it replaces is fixed
+        executed_any = True
+        seconds = time.time() - started
+        summary.add(name, "executed", seconds)
+        _say(f"    {name}: done in {_duration(seconds)}")
+    print("\n" + summary.table(claims_by_chapter(profile)), flush=True)
+    return 1 if any(status == FAILED for _n, status, _t in summary.rows) else 0
+
+
+def _record_failure(name: str, exc: Exception, tmp: Path, failed_dir: Path, output: Path,
+                    stamp_file: Path) -> None:
+    """Keep the failed run for reading, mark the book page, keep the last good record."""
+    failed_copy = failed_dir / f"{name}.ipynb"
+    shown = f"book/_failed/{name}.ipynb"
+    failed_dir.mkdir(parents=True, exist_ok=True)
+    if tmp.exists() and tmp.stat().st_size:
+        shutil.move(str(tmp), failed_copy)
+    else:   # the kernel did not even start: keep the reason instead of an empty notebook
+        tmp.unlink(missing_ok=True)
+        failed_copy = failed_copy.with_suffix(".log")
+        shown = f"book/_failed/{name}.log"
+        atomic_write_text(failed_copy, f"{_failure_reason(exc)}\n\n{exc}\n")
+    stamp_file.unlink(missing_ok=True)   # the next run executes it again
+    reason = _failure_reason(exc)
+    when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    # the book's page of the last good run (or the failure page that already holds it)
+    page = book.failure_page(name, WHAT.get(name, name), reason, shown, output if output.exists() else None, when)
+    atomic_write_text(output, json.dumps(page, indent=1, ensure_ascii=False) + "\n")
+    print(f"[gconv] FAILED: notebook {name!r} stopped with {reason}; executed copy with the traceback: "
+          f"{shown}; the other notebooks still run", file=sys.stderr, flush=True)
