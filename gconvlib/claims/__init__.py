@@ -7,7 +7,8 @@
                      value, std, n, kind, device, batch_size, dataset, epoch, source, spec, sanity,
                      part); :meth:`Evidence.from_values` makes the paper's numbers quoted evidence.
 * :mod:`.verdicts`   :class:`Verdict` and the fixed set :data:`VERDICT_KINDS`; :func:`outcome`.
-* :mod:`.evaluators` the 14 evaluators of the YAML header and the rules they share.
+* :mod:`.evaluators` the 14 evaluators of the YAML header, by kind (registered with their args by
+                     :func:`.schema.evaluator`); :mod:`.rules` and :mod:`.cells` the rules they share.
 * :mod:`.judge`      ``judge(claims, evidence, *, paper_evidence=None) -> DataFrame``.
 
 Example::

@@ -22,6 +22,8 @@ import pandas as pd
 import yaml
 
 from .. import paper as paper_values
+from . import evaluators as _evaluators  # noqa: F401  (registers the evaluators and their args)
+from .schema import EVALUATOR_ARGS, allowed_args
 
 FIELDS = ("id", "paper", "where", "statement", "values", "evaluate", "args", "evidence", "chapter")
 OPTIONAL_FIELDS = ("note",)
@@ -47,36 +49,7 @@ CHAPTERS = {
     "vgg": ("vgg_complexity", "vgg_latency", "vgg_schemes"),
 }
 
-# args every evaluator takes: where (models, datasets, devices, batch sizes, ks) and what (quantity)
-COMMON_ARGS = frozenset({"model", "models", "layer", "layers", "dataset", "datasets", "batch_sizes",
-                         "batch_size", "paper_devices", "ks", "per", "quantity", "quantities",
-                         "also_models", "processes"})
-#: evaluator -> (extra args it takes, required args (a tuple = one of))
-EVALUATOR_ARGS: dict[str, tuple[frozenset, tuple]] = {
-    "value_match": (frozenset({"variants", "tolerance", "tolerance_pts"}), ()),
-    "compare": (frozenset({"a", "b", "pairs", "family_a", "family_b", "match_on", "match_within", "relation",
-                           "tolerance", "tolerance_pts", "over"}), ("relation", ("a", "pairs"))),
-    "ratio": (frozenset({"a", "b", "pairs", "factor", "relation", "tolerance", "parts"}),
-              ("relation", ("a", "pairs", "parts"))),
-    "reduction_pct": (frozenset({"a", "over", "agg", "baseline", "readings", "tolerance", "tolerance_pts"}),
-                      ("baseline", ("a", "over"))),
-    "gain_pct": (frozenset({"a", "b", "tolerance", "tolerance_pts"}), ("a", "b")),
-    "difference": (frozenset({"a", "b", "pairs", "reading", "also_relative", "tolerance_pts", "at_most",
-                              "at_least"}), (("a", "pairs"),)),
-    "extremum": (frozenset({"op", "over", "expect", "expect_not", "tolerance_factor"}),
-                 ("op", "over", ("expect", "expect_not"))),
-    "trend": (frozenset({"over", "direction", "directions", "monotone", "x", "gap_to"}),
-              ("over", ("direction", "directions"))),
-    "slope_compare": (frozenset({"families", "family", "expect", "range", "log_y"}),
-                      ("expect", ("families", "family"))),
-    "between": (frozenset({"x", "lower", "upper", "over"}), ("x", "lower", "upper")),
-    "range_match": (frozenset({"over", "tolerance", "tolerance_pts"}), ("over",)),
-    "rank_correlation": (frozenset({"over", "reference", "min_rho"}), ("over", "reference")),
-    "bound": (frozenset({"over", "variants", "agg", "op", "threshold", "threshold_source", "threshold_unit",
-                         "control", "parts", "also"}), ("op", "threshold")),
-    "untestable": (frozenset({"reason"}), ("reason",)),
-}
-EVALUATORS = tuple(EVALUATOR_ARGS)
+EVALUATORS = tuple(EVALUATOR_ARGS)  # every evaluator has registered on the import above
 
 _ID = re.compile(r"^(e2gc|gc2l|vgg)\.[a-z0-9_]+\.[a-z0-9_]+$")
 #: variant text in args: scheme text with k, a family (k = *), g = m (depthwise), or a structure
@@ -200,8 +173,8 @@ def _check_entry(raw: Mapping, values: pd.DataFrame) -> list[str]:
         problems.append("args must be a mapping")
         args = {}
     if raw["evaluate"] in EVALUATOR_ARGS:
-        extra, required = EVALUATOR_ARGS[raw["evaluate"]]
-        allowed = COMMON_ARGS | extra if raw["evaluate"] != "untestable" else extra
+        _, required = EVALUATOR_ARGS[raw["evaluate"]]
+        allowed = allowed_args(raw["evaluate"])
         bad = sorted(set(args) - allowed)
         if bad:
             problems.append(f"{raw['evaluate']} takes no arg(s) {bad}")
