@@ -1,13 +1,48 @@
-"""Figure helpers the notebooks share (seaborn on matplotlib)."""
+"""Figure helpers the notebooks share (seaborn on matplotlib).
+
+The book's look (seaborn's whitegrid style, notebook context, deep palette) is applied inside
+:func:`theme` only: every helper here draws within it, and so does ``ChapterResult.figure``.
+Importing this module leaves a user's matplotlib settings as they were.
+"""
 from __future__ import annotations
 
+import functools
+from contextlib import contextmanager
+
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-sns.set_theme(style="whitegrid", context="notebook")
+from .layers.factory import ConvScheme, kind_label
+
+STYLE, CONTEXT, PALETTE = "whitegrid", "notebook", "deep"
 
 
+@contextmanager
+def theme():
+    """The rcParams ``sns.set_theme(style, context, palette)`` would set, for the block only."""
+    rc = {**sns.axes_style(STYLE), **sns.plotting_context(CONTEXT),
+          "axes.prop_cycle": mpl.cycler(color=sns.color_palette(PALETTE))}
+    with mpl.rc_context(rc):
+        yield
+
+
+def themed(draw):
+    """Draw inside :func:`theme` (a decorator for the figure helpers)."""
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        with theme():
+            return draw(*args, **kwargs)
+    return wrapper
+
+
+def _kind(variant: str) -> str:
+    """The scheme kind of a variant's text form (``gc2l:8:unfused`` -> ``gc2l``), read by ConvScheme."""
+    return ConvScheme.parse(variant).kind
+
+
+@themed
 def paper_vs_reproduced(table: pd.DataFrame, x: str = "variant", hue_order=None, title: str = "",
                         ylabel: str = "", ax=None):
     """Grouped bars: the paper's value (quoted) next to ours (exact/measured/scaled) per variant."""
@@ -24,6 +59,7 @@ def paper_vs_reproduced(table: pd.DataFrame, x: str = "variant", hue_order=None,
     return ax
 
 
+@themed
 def fig3(curves: pd.DataFrame, n: int, hw: int, d_k: int):
     """E2GC Fig. 3: M_c and AI (left axis) and memory accesses (right axis) vs G, / DWConv."""
     fig, left = plt.subplots(figsize=(7, 3.8))
@@ -44,6 +80,7 @@ def fig3(curves: pd.DataFrame, n: int, hw: int, d_k: int):
     return fig
 
 
+@themed
 def training_curves(curves: pd.DataFrame, metrics=("train_loss", "val_loss", "train_acc", "val_acc"),
                     title: str = "", hue: str = "label", hue_order=None, col_wrap: int | None = None):
     """Per-epoch curves (VGG Figs. 3-8, GC-2L Fig. 4): one line per variant, the mean over seeds,
@@ -64,25 +101,23 @@ def training_curves(curves: pd.DataFrame, metrics=("train_loss", "val_loss", "tr
     return grid
 
 
-_SCHEME_NAMES = {"gc": "GC", "gc2l": "GC-2L", "shuffle": "Shuffle", "flgc": "FLGC", "e2gc": "E2GC", "standard": "SC"}
-
-
+@themed
 def metric_vs_groups(summary: pd.DataFrame, metric: str = "error", ylabel: str = "test error (%)",
                      title: str = "", paper: pd.DataFrame | None = None, reference: str | None = "standard",
-                     x_label: str = "groups g", ax=None, names: dict | None = None):
+                     x_label: str = "groups g", ax=None, paper_name: str | None = None):
     """Error (or top-1) against the group parameter, one line per scheme (GC-2L Figs. 5 and 7,
     E2GC top-1 against G and g): ours as mean ± std over seeds (columns variant, k,
     ``<metric>_mean``, ``<metric>_std``), the reference variant (SC) as a horizontal band, and the
     paper's printed values as dashed lines on a second axis when given (columns variant, k, value):
-    scaled-down and published absolute values are not comparable, only their shapes. ``names``:
-    scheme kind -> legend name where the paper names it otherwise (E2GC: ``{"gc": "FgGC"}``)."""
+    scaled-down and published absolute values are not comparable, only their shapes. ``paper_name``:
+    the paper whose names the legend uses (``e2gc``: FgGC for GC), see ``factory.kind_label``."""
     ax = ax or plt.subplots(figsize=(6.8, 3.8))[1]
-    rows = summary.assign(kind=summary.variant.str.split(":").str[0])
+    rows = summary.assign(kind=summary.variant.map(_kind))
     grouped = rows[rows.k.notna() & (rows.variant != reference)].sort_values("k")
     ours_handles = []
     for i, (kind, part) in enumerate(grouped.groupby("kind", sort=False)):
         h = ax.errorbar(part.k, part[f"{metric}_mean"], yerr=part[f"{metric}_std"].fillna(0), marker="o",
-                        capsize=3, color=f"C{i}", label=f"{part.label.iloc[0].split()[0]} (ours)")
+                        capsize=3, color=f"C{i}", label=f"{kind_label(kind, paper_name)} (ours)")
         ours_handles.append(h)
     if reference is not None and (rows.variant == reference).any():
         ref = rows[rows.variant == reference].iloc[0]
@@ -99,11 +134,11 @@ def metric_vs_groups(summary: pd.DataFrame, metric: str = "error", ylabel: str =
     if paper is not None and len(paper):
         right = ax.twinx()
         kinds = list(dict.fromkeys(grouped.kind))
-        p = paper.assign(kind=paper.variant.str.split(":").str[0])
+        p = paper.assign(kind=paper.variant.map(_kind))
         for kind, part in p[p.k.notna()].sort_values("k").groupby("kind", sort=False):
             color = f"C{kinds.index(kind)}" if kind in kinds else f"C{len(kinds) + 1}"
-            name = {**_SCHEME_NAMES, **(names or {})}.get(kind, kind)
-            right.plot(part.k, part.value, "--", marker="x", color=color, alpha=0.6, label=f"{name} (paper)")
+            right.plot(part.k, part.value, "--", marker="x", color=color, alpha=0.6,
+                       label=f"{kind_label(kind, paper_name)} (paper)")
         right.set_ylabel(f"{ylabel}, paper (dashed)")
         right.grid(False)
         h2, l2 = right.get_legend_handles_labels()
@@ -113,6 +148,7 @@ def metric_vs_groups(summary: pd.DataFrame, metric: str = "error", ylabel: str =
     return ax.figure
 
 
+@themed
 def accuracy_bars(summary: pd.DataFrame, metric: str = "test_acc", order=None, ylabel: str = "test accuracy (%)",
                   title: str = "", printed: dict | None = None):
     """VGG Fig. 9: one bar per scheme, mean ± std over seeds; the paper's printed change against the
@@ -137,6 +173,7 @@ def accuracy_bars(summary: pd.DataFrame, metric: str = "test_acc", order=None, y
     return fig
 
 
+@themed
 def samples_grid(images, labels, title: str = "", per_class: int = 4, classes: int = 8, names=None):
     """A grid of images (VGG Fig. 1): ``per_class`` samples of each of the first ``classes`` classes,
     one column per class. ``images``: (N, C, H, W) uint8 or float in [0, 1]."""
@@ -179,6 +216,7 @@ def _channel_column(ax, x: float, n: int, label: str, colors=None, size: float =
     return ys
 
 
+@themed
 def connectivity(layer, ax=None, title: str = ""):
     """Which input channel reaches which output channel in one conv layer built by the factory.
 
@@ -227,6 +265,7 @@ def connectivity(layer, ax=None, title: str = ""):
     return ax
 
 
+@themed
 def group_profile(specs: dict, axes=None, title: str = ""):
     """Number of groups g (left) and group size G (right) of every grouped conv of each model:
     E2GC keeps G constant (g grows with the channels), FgGC keeps g constant (G grows)."""
@@ -252,7 +291,7 @@ def _describe(m) -> str | None:
     """A short label for a conv-like layer, a norm or an activation; None for containers."""
     from torch import nn
 
-    kinds = {"TwoLevelConv2d": "GC-2L", "ShuffleConv2d": "GConv+shuffle", "FLGCConv2d": "FLGC"}
+    kinds = {"TwoLevelConv2d": kind_label("gc2l"), "ShuffleConv2d": "GConv+shuffle", "FLGCConv2d": kind_label("flgc")}
     if isinstance(m, nn.Conv2d) or type(m).__name__ in kinds:
         conv = m if isinstance(m, nn.Conv2d) else next(c for c in m.modules() if isinstance(c, nn.Conv2d))
         k, g = conv.kernel_size[0], getattr(m, "groups", conv.groups)
@@ -262,6 +301,7 @@ def _describe(m) -> str | None:
     return {nn.BatchNorm2d: "BN", nn.ReLU: "ReLU", nn.ReLU6: "ReLU6", nn.Dropout: "dropout"}.get(type(m))
 
 
+@themed
 def block_diagram(block, ax=None, title: str = ""):
     """The layers of one block (a residual unit, an inverted residual, a module) in the order a
     forward pass calls them (recorded with hooks), each box labelled from the module itself; the

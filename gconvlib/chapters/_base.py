@@ -66,8 +66,11 @@ class ChapterResult:
         return styler
 
     def figure(self, name: str):
-        """Draw one of the chapter's figures (matplotlib; the notebook shows it)."""
-        return self.figures[name]()
+        """Draw one of the chapter's figures (matplotlib; the notebook shows it) in the book's theme."""
+        from ..plots import theme
+
+        with theme():
+            return self.figures[name]()
 
     def note(self, name: str):
         from IPython.display import Markdown
@@ -99,18 +102,6 @@ class ChapterResult:
         rows = [] if isinstance(claims, list) else claims.to_dict("records")
         return (store or ResultsStore()).put(CHAPTER_KIND, {"chapter": self.chapter, "profile": self.profile},
                                              {"claims": rows, "parameters": self.parameters}, self.profile)
-
-
-def chapter_records(profile: str, store: ResultsStore | None = None) -> dict[str, dict]:
-    """The latest record of every chapter executed in ``profile``."""
-    store = store or ResultsStore()
-    out = {}
-    for record in store.records(CHAPTER_KIND):
-        if record["spec"].get("profile") == profile:
-            name = record["spec"]["chapter"]
-            if name not in out or record["provenance"]["created"] > out[name]["provenance"]["created"]:
-                out[name] = record
-    return out
 
 
 # -- exact counts as evidence ------------------------------------------------------------------
@@ -157,6 +148,7 @@ def layer_evidence(m: int, n: int, k: int, hw: int, schemes) -> pd.DataFrame:
     """One conv layer (E2GC Fig. 3's kind: m -> n channels, k x k, hw x hw maps) built by the factory
     for each scheme and counted with hooks: macs, params, activations (ifmaps + ofmaps), ai, and the
     MACs of one group (macs / g)."""
+    import torch
     from torch import nn
 
     from ..claims.evidence import layer_model
@@ -166,7 +158,7 @@ def layer_evidence(m: int, n: int, k: int, hw: int, schemes) -> pd.DataFrame:
     rows = []
     for text in schemes:
         scheme = ConvScheme.parse(text)
-        with __import__("torch").device("meta"):
+        with torch.device("meta"):
             layer = nn.Sequential(create_conv2d(m, n, k, scheme=scheme))
         s = layer_stats(layer, hw, in_channels=m)[0]
         values = dict(macs=s.macs, params=s.params, activations=s.activations, ai=s.arithmetic_intensity,

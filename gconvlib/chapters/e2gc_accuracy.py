@@ -102,6 +102,6 @@ def figure_top1(summary: pd.DataFrame):
                 continue
             plots.metric_vs_groups(part, "top1", "top-1 (%)", f"{T.PAPER_MODEL[model]}, {dataset} "
                                    f"({part.source.iloc[0]})", paper=p, reference=None, x_label=x_label, ax=ax,
-                                   names={"gc": "FgGC"})
+                                   paper_name=PAPER)
     fig.tight_layout()
     return fig

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..measure import analysis as A
 from ..measure import sources as S
-from ..measure.experiments import E2GC_BATCH_SIZES, E2GC_MODELS, e2gc_cells
+from ..measure.experiments import E2GC_BATCH_SIZES, e2gc_cells
 from ..measure.protocol import EpfProtocol
 from ..measure.records import EPF
 from ..measure.reference import by_model_and_batch
@@ -42,8 +42,7 @@ def run(profile: str = "quick", batch_sizes=(1, 4, 16), reference_mode: str = "g
         target_cv=target_cv, threads=threads))
 
     # the GPU reference (committed) and this machine's measurement
-    ref = S.reference_rows(EPF, lambda s: s["model"].split("/")[0] in E2GC_MODELS, reference_store, reference_mode)
-    ref = ref[ref["reduced"].isna() & ref["scheme"].isin(["e2gc", "gc"])] if len(ref) else ref
+    ref = S.e2gc_reference_rows(reference_mode, reference_store)
     r.notes["reference"] = S.reference_note(ref, f"EPF of Tables III-IV in {reference_mode} mode")
     cells = e2gc_cells(measure_models, measure_batch_sizes, measure_variants, measure_input_size)
     protocol = EpfProtocol(warmup_steps=warmup_steps, window_s=window_s, min_trials=min_trials,

@@ -65,10 +65,9 @@ def run(profile: str = "quick", store: ResultsStore | None = None) -> ChapterRes
                     f"{ref}: {caption}; paper (quoted) vs counted (exact), Params with BatchNorm")
 
     t2 = cells[cells.table == "Table 2"].copy()
-    t2["processors"] = [1 if v == "SC" else int(v.split("=")[1]) for v in t2.variant]
-    t2["per processor (M, exact, derived)"] = [
-        round(per_processor(tables.spec_for(m, "standard" if p == 1 else "gc2l", p)) / 1e6, 2)
-        for m, p in zip(t2.model, t2.processors)]
+    specs = [ModelSpec.parse(text) for text in t2.spec]
+    t2["processors"] = [spec.k or 1 for spec in specs]  # SC runs on one processor, GC-2L g on g
+    t2["per processor (M, exact, derived)"] = [round(per_processor(spec) / 1e6, 2) for spec in specs]
     r.add_table("Table 2", t2[["model", "variant", "processors", "paper_text", "reproduced_value", "verdict",
                                "per processor (M, exact, derived)"]].rename(columns={
         "paper_text": "Params (M), paper (quoted)", "reproduced_value": "Params (M), ours (exact)"}),

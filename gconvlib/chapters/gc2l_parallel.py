@@ -300,6 +300,8 @@ def run(profile: str = "quick", widths=(1, 2, 3), seeds=(0, 1, 2), epochs: int |
     """Table 2: parameters (exact), step times (measured here), the fitted cost model, errors."""
     import time
 
+    import torch
+
     from ..parallel.cost import CostModel, step_work
     from ..train import run_many
     from ..train.device import available_cpus
@@ -308,7 +310,7 @@ def run(profile: str = "quick", widths=(1, 2, 3), seeds=(0, 1, 2), epochs: int |
     store = store or ResultsStore()
     widths = list(widths)
     time_widths = list(time_widths) if time_widths is not None else widths
-    gpus = __import__("torch").cuda.device_count() if device == "cuda" else 0
+    gpus = torch.cuda.device_count() if device == "cuda" else 0
     allowed = gpus if device == "cuda" else available_cpus()
     time_procs = list(time_procs) if time_procs is not None else [p for p in PROCESSORS if p <= max(1, allowed)]
     overhead_width = overhead_width if overhead_width is not None else time_widths[0]

@@ -22,6 +22,14 @@ LABELS = {"standard": "SC", "gc": "GC", "e2gc": "E2GC", "gc2l": "GC-2L", "shuffl
 PAPER_LABELS = {"e2gc": {"gc": "FgGC"}}  # per-paper names that differ from LABELS
 
 
+def kind_label(kind: str, paper: str | None = None) -> str:
+    """A scheme kind as ``paper`` writes it, without its number: ``gc`` -> ``GC``, or ``FgGC`` (E2GC)."""
+    kind = ALIASES.get(kind, kind)
+    if kind not in LABELS:
+        raise ValueError(f"unknown conv scheme {kind!r}; choose one of {', '.join(SCHEMES)}")
+    return PAPER_LABELS.get(paper, {}).get(kind, LABELS[kind])
+
+
 class GroupingError(ValueError):
     """A grouping that cannot be built: names the layer and the numbers."""
 
@@ -108,7 +116,7 @@ class ConvScheme:
 
     def label_for(self, paper: str | None = None) -> str:
         """The scheme as ``paper`` writes it, e.g. ``E2GC G=4``, ``FgGC g=8`` (E2GC), ``GC g=8``."""
-        name = PAPER_LABELS.get(paper, {}).get(self.kind, LABELS[self.kind])
+        name = kind_label(self.kind, paper)
         if self.kind == "standard":
             return name
         letter = "G" if self.kind == "e2gc" else "g"

@@ -137,9 +137,13 @@ def paper_epf_table(values: pd.DataFrame) -> pd.DataFrame:
 
 
 def order_variants(frame: pd.DataFrame) -> pd.DataFrame:
-    """E2GC rows first (by G), then the others (by g), per model and batch size."""
-    family = frame["variant"].str.split(":").str[0].map({"e2gc": 0, "gc": 1}).fillna(2)
-    k = pd.to_numeric(frame["variant"].str.split(":").str[1], errors="coerce").fillna(0)
+    """E2GC rows first (by G), then GC (the E2GC paper's FgGC, by g), then the rest, per model and
+    batch size; each variant read by ConvScheme."""
+    from ..layers import ConvScheme
+
+    schemes = [ConvScheme.parse(v) for v in frame["variant"]]
+    family = [{"e2gc": 0, "gc": 1}.get(s.kind, 2) for s in schemes]
+    k = [s.k or 0 for s in schemes]
     return (frame.assign(_f=family, _k=k).sort_values(["model", "batch_size", "_f", "_k"], kind="stable")
             .drop(columns=["_f", "_k"]).reset_index(drop=True))
 

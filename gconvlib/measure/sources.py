@@ -51,18 +51,30 @@ def per_device(rows: pd.DataFrame, kind: str = MEASURED) -> list[tuple[str, pd.D
     return [(f"{device} ({kind})", part) for device, part in rows.groupby("device", sort=False)]
 
 
+def e2gc_reference_rows(mode: str | None = "graph", store: ResultsStore | None = None,
+                        paper_size_only: bool = True) -> pd.DataFrame:
+    """The committed GPU EPF records of E2GC Tables III-IV (:func:`reference_rows`): the paper's
+    models with E2GC or GC (the paper's FgGC) convs; ``paper_size_only``: at the paper's 224 px and
+    1000 classes. Models and schemes are read by ModelSpec (``scheme`` is its kind)."""
+    from ..models import ModelSpec
+    from .experiments import E2GC_MODELS
+
+    rows = reference_rows(EPF, lambda s: ModelSpec.parse(s["model"]).model in E2GC_MODELS, store, mode)
+    if not len(rows):
+        return rows
+    return rows[rows["scheme"].isin(["e2gc", "gc"]) & (rows["reduced"].isna() if paper_size_only else True)]
+
+
 def e2gc_epf_reference(mode: str = "graph", value: str = "epf_total_mj", store: ResultsStore | None = None,
                        paper_size_only: bool = True) -> pd.DataFrame:
     """The committed GPU EPF of E2GC Tables III-IV: columns model, scheme (e2gc | gc), k, batch_size,
     device, epf (mJ), cv, trials, source; empty (with these columns) until results are committed.
     ``paper_size_only``: only cells at the paper's 224 px and 1000 classes."""
     columns = ["model", "scheme", "k", "batch_size", "device", "epf", "cv", "trials", "source"]
-    rows = reference_rows(EPF, lambda s: s["model"].split("/")[0] in ("mobilenet_v1", "resnext50"), store, mode)
+    rows = e2gc_reference_rows(mode, store, paper_size_only)
     if not len(rows):
         return pd.DataFrame(columns=columns)
-    rows = rows[rows["ok"] & rows[value].notna() & rows["scheme"].isin(["e2gc", "gc"])]
-    if paper_size_only:
-        rows = rows[rows["reduced"].isna()]
+    rows = rows[rows["ok"] & rows[value].notna()]
     sources = A.source_text(rows)
     return pd.DataFrame(dict(model=rows["model"], scheme=rows["scheme"], k=rows["k"].astype(int),
                              batch_size=rows["batch_size"].astype(int), device=rows["device"],
