@@ -15,17 +15,8 @@ from typing import Any, Callable
 import pandas as pd
 
 from ..store import ResultsStore, git_state, require_result_fields
+from ..value_kinds import EXACT, MEASURED, MEASURED_HERE, QUOTED, SCALED  # noqa: F401  (the chapters' import)
 
-# Every number in the book is one of these kinds, and says so.
-EXACT, MEASURED_HERE, MEASURED, QUOTED, SCALED = "exact", "measured here", "measured", "quoted", "scaled-down"
-VALUE_KINDS = {
-    EXACT: "computed here from the model; must equal the paper's value",
-    MEASURED_HERE: "measured on the machine that executed this page (device, date, commit and protocol stated)",
-    MEASURED: "measured on a GPU and committed to data/results/reference/ (device, date, commit, protocol)",
-    QUOTED: "the paper's value, cited by table or figure (data/paper/values.csv)",
-    SCALED: "computed here with less data, fewer epochs, a narrower model or a lower resolution "
-            "than the paper, by the factor stated beside it",
-}
 CHAPTER_KIND = "chapter"  # store kind of a chapter's judged claims (read by the landing and claims pages)
 require_result_fields(CHAPTER_KIND, "claims", "parameters")   # what record() writes
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .. import plots
+from ..models.vgg import GROUPINGS
 from ..paper import load_values
 from ..store import ResultsStore
 from ..train import TrainSpec
@@ -23,7 +24,7 @@ from ._claims import judge_chapter
 
 NAME = "vgg_schemes"
 PAPER = "vgg"
-SCHEMES = ("baseline", "A", "B", "C", "D", "E")
+SCHEMES = tuple(GROUPINGS)  # baseline, A .. E
 
 
 def plan_specs(data: str = "auto", schemes: Sequence[str] = SCHEMES, num_classes: int | None = 20,

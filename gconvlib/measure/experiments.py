@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..models.spec import ModelSpec
+from ..models.vgg import GROUPINGS
 from .latency import LatencyCell
 from .profile import ConvShareCell
 from .protocol import EpfCell
@@ -20,7 +21,7 @@ E2GC_VARIANTS = tuple(f"e2gc:{G}" for G in E2GC_SIZES) + tuple(f"gc:{g}" for g i
 E2GC_MODELS = ("mobilenet_v1", "resnext50")
 E2GC_BATCH_SIZES = (1, 4, 16)
 #: VGG paper Fig. 10: the baseline and grouping schemes A-E
-VGG_VARIANTS = ("baseline", "A", "B", "C", "D", "E")
+VGG_VARIANTS = tuple(GROUPINGS)  # baseline, A .. E
 #: GC-2L: the numbers of groups of Tables 1 and 3 (WRN-28-10), the paper's training batch
 GC2L_GROUPS = (2, 4, 8, 16)
 GC2L_BATCH = 128

@@ -18,11 +18,10 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 
 from ..store import REFERENCE_DIR, ResultsStore
+from ..value_kinds import MEASURED, MEASURED_HERE, SCALED
 from . import analysis as A
 from .records import EPF, latest_records
 from .reference import COMMAND
-
-MEASURED, MEASURED_HERE, SCALED = "measured", "measured here", "scaled-down"
 
 
 def reference_store(root=None) -> ResultsStore:
