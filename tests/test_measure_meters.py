@@ -46,11 +46,31 @@ class FakeNvml:
     def nvmlShutdown(self):
         self.inits -= 1
 
+    #: the GPUs NVML sees, in its (PCI) order: (UUID, PCI bus id)
+    gpus = (("GPU-aaaa", "00000000:1B:00.0"),)
+    uuid_lookup = True     # False: an old binding where the lookup by UUID fails
+
+    def nvmlDeviceGetCount(self):
+        return len(self.gpus)
+
     def nvmlDeviceGetHandleByIndex(self, index):
         return ("gpu", index)
 
     def nvmlDeviceGetHandleByUUID(self, uuid):
-        return ("gpu", uuid)
+        if not self.uuid_lookup:
+            raise FakeNVMLError("Function Not Found")
+        return ("gpu", [u for u, _ in self.gpus].index(uuid))
+
+    def nvmlDeviceGetHandleByPciBusId(self, bus_id):
+        return ("gpu", [b for _, b in self.gpus].index(bus_id))
+
+    def nvmlDeviceGetUUID(self, handle):
+        return self.gpus[handle[1]][0]
+
+    def nvmlDeviceGetPciInfo(self, handle):
+        class Info:
+            busId = self.gpus[handle[1]][1].encode()
+        return Info()
 
     def nvmlDeviceGetTotalEnergyConsumption(self, handle):
         if not self.counter_supported:
@@ -119,6 +139,28 @@ def test_counter_not_supported_falls_back_to_power_polling():
     assert reading.joules == pytest.approx(200.0 * reading.seconds, rel=1e-9)
     assert reading.meta["samples"] >= 2
     assert reading.meta["fallback_reason"] == "energy counter not supported"
+
+
+def test_a_missing_uuid_falls_back_to_the_pci_bus_id_not_the_index():
+    """CUDA_VISIBLE_DEVICES=1 (or fastest-first order): torch's cuda:0 is NVML's GPU 1. Without
+    the lookup by UUID, the bus id finds it; the index would meter GPU 0."""
+    nv = FakeNvml(counter=[1_000_000])
+    nv.gpus = (("GPU-aaaa", "00000000:1B:00.0"), ("GPU-bbbb", "00000000:9A:00.0"))
+    nv.uuid_lookup = False
+    meter = M.select_meter("cuda:0", nvml=nv, uuid="GPU-bbbb", pci_bus_id="00000000:9A:00.0")
+    assert meter.handle == ("gpu", 1) and meter.matched_by == "pci_bus_id"
+    assert meter.identity() == {"nvml_uuid": "GPU-bbbb", "nvml_pci_bus_id": "00000000:9A:00.0",
+                                "nvml_matched_by": "pci_bus_id"}
+    meter.close()
+    nv.uuid_lookup = True
+    assert M.select_meter("cuda:0", nvml=nv, uuid="GPU-bbbb").handle == ("gpu", 1)
+    # neither matches and NVML sees two GPUs: no meter rather than the wrong GPU's
+    meter = M.select_meter("cuda:0", nvml=nv, uuid="GPU-cccc", pci_bus_id="00000000:01:00.0")
+    assert isinstance(meter, M.NullMeter) and "cannot tell which NVML device is cuda:0" in meter.reason
+    # one GPU: the index is unambiguous
+    nv.gpus = nv.gpus[:1]
+    meter = M.select_meter("cuda", nvml=nv)
+    assert meter.handle == ("gpu", 0) and meter.matched_by.startswith("index")
 
 
 def test_integrate_power_trapezoid():

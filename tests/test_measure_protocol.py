@@ -144,7 +144,10 @@ def test_measure_epf_cpu_a_failing_cell_is_a_result_and_the_others_go_on():
              cell("mobilenet_v1/gc:2/classes=10/size=64")]
     finished = []
     threads, bench, rng = torch.get_num_threads(), torch.backends.cudnn.benchmark, torch.get_rng_state()
-    results = P.measure_epf(cells, FAST, "cpu", on_result=lambda c, r: finished.append(c.spec.text))
+    from gconvlib.measure.meters import NullMeter
+
+    results = P.measure_epf(cells, FAST, "cpu", on_result=lambda c, r: finished.append(c.spec.text),
+                            meter=NullMeter("RAPL not readable: test"))
     assert torch.get_num_threads() == threads and torch.backends.cudnn.benchmark == bench
     assert torch.equal(torch.get_rng_state(), rng)  # the random state is as before
     assert [r["status"] for r in results][0::2] == ["ok", "ok"]
@@ -154,11 +157,8 @@ def test_measure_epf_cpu_a_failing_cell_is_a_result_and_the_others_go_on():
         assert r["ms_per_step"] > 0 and 2 <= r["trials"] <= 3 and r["steps_per_trial"] >= 1
         assert r["mode"] == "eager" and r["requested_mode"] == "graph" and "CUDA graphs need a GPU" in r["mode_note"]
         assert r["device_type"] == "cpu" and r["torch"] == torch.__version__ and r["measured_at"]
-        if r["meter"] == "rapl":  # a machine where RAPL is readable
-            assert r["energy"] == "measured" and r["epf_total_mj"] > 0
-        else:
-            assert r["energy"].startswith("unavailable: RAPL not readable")
-            assert r["epf_total_mj"] is None and r["epf_dynamic_mj"] is None and r["avg_power_w"] is None
+        assert r["energy"] == "unavailable: RAPL not readable: test"       # missing, never 0
+        assert r["epf_total_mj"] is None and r["epf_dynamic_mj"] is None and r["avg_power_w"] is None
 
 
 class ScriptedCounter:
@@ -223,6 +223,55 @@ class SteppedNvml:
         pass
 
 
+def test_memory_format_precision_and_backend_flags_are_chosen_and_recorded():
+    step = P.TrainStep(cell("mobilenet_v1/e2gc:2/classes=10/size=64", 2), "cpu", "eager", warmup_steps=0)
+    assert step.x.is_contiguous(memory_format=torch.channels_last)
+    conv = next(m for m in step.model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    plain = P.TrainStep(cell("mobilenet_v1/e2gc:2/classes=10/size=64", 2), "cpu", "eager", 0,
+                        memory_format="contiguous")
+    assert not plain.x.is_contiguous(memory_format=torch.channels_last)
+
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        protocol = P.EpfProtocol(warmup_steps=0, window_s=0.02, min_trials=1, max_trials=1, idle_s=0.0,
+                                 calibration_s=0.01, mode="eager")
+        (r,) = P.measure_epf([cell("mobilenet_v1/e2gc:4/classes=10/size=64", 2)], protocol, "cpu",
+                             meter=ScriptedCounter())
+        assert r["memory_format"] == "channels_last" and r["amp"] is None
+        assert r["backend_flags"]["cudnn_allow_tf32"] is False and r["backend_flags"]["matmul_allow_tf32"] is False
+        assert r["backend_flags"]["cudnn_benchmark"] is True
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32   # restored
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
+    with pytest.raises(ValueError, match="memory_format must be one of"):
+        P.EpfProtocol(memory_format="nhwc")
+    with pytest.raises(ValueError, match="amp must be None"):
+        P.EpfProtocol(amp="fp8")
+
+
+def test_one_side_stream_for_all_the_cells_of_a_run(monkeypatch):
+    made, seen = [], []
+
+    def one_stream(device, mode):
+        made.append((device, mode))
+        return f"stream {len(made)}"
+
+    class Recording(P.TrainStep):
+        def __init__(self, *args, stream=None, **kwargs):
+            seen.append(stream)
+            super().__init__(*args, **kwargs)   # on a CPU the step runs eager: no stream used
+
+    monkeypatch.setattr(P, "side_stream", one_stream)
+    monkeypatch.setattr(P, "TrainStep", Recording)
+    protocol = P.EpfProtocol(warmup_steps=0, window_s=0.02, min_trials=1, max_trials=1, idle_s=0.0,
+                             calibration_s=0.01)
+    P.measure_epf([cell("mobilenet_v1/e2gc:4/classes=10/size=64", 2), cell("mobilenet_v1/gc:2/classes=10/size=64", 2)],
+                  protocol, "cpu", meter=ScriptedCounter())
+    assert made == [("cpu", "eager")] and seen == ["stream 1", "stream 1"]
+
+
 def test_measure_epf_aligns_its_windows_to_a_stepped_nvml_counter():
     from gconvlib.measure.meters import NvmlEnergyMeter
 
@@ -231,8 +280,11 @@ def test_measure_epf_aligns_its_windows_to_a_stepped_nvml_counter():
     meter.update_period_s = nvml.period
     protocol = P.EpfProtocol(warmup_steps=1, window_s=0.4, min_trials=2, max_trials=2, idle_s=0.2, calibration_s=0.02,
                              mode="eager")
-    (r,) = P.measure_epf([cell("mobilenet_v1/e2gc:4/classes=10/size=64", 2)], protocol, "cpu", meter=meter)
+    (r,) = P.measure_epf([cell("mobilenet_v1/e2gc:4/classes=10/size=64", 2)], protocol, "cpu", meter=meter,
+                         counter_read_s=0.02)
     assert r["status"] == "ok" and r["meter"] == "nvml_energy" and r["aligned"] and r["energy"] == "measured"
+    # a 20 ms read: the queue holds several reads' worth of steps (two 5 ms chunks would not)
+    assert r["counter_read_ms"] == 20.0 and r["queue_depth"] * r["chunk_steps"] * r["calibrated_step_s"] >= 0.16
     assert nvml.reads > 10                                 # polled while the steps ran, not read twice
     # within one step (a chunk) at each end of a window, out of the window
     tol = 2 * max(r["trial_ms_per_step"]) / (1000 * min(protocol.window_s, r["window_s"]))

@@ -13,11 +13,15 @@ fails is a result (``status: "failed: ..."``).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import torch
 
 from ..models.spec import ModelSpec
 from .protocol import OK, MeasureCell, environment, failure_text, measuring, resolve_device, utc_now
+from .step import MEMORY_FORMATS
 
 
 LatencyCell = MeasureCell  # one configuration: a model variant and a batch size
@@ -29,21 +33,21 @@ class LatencyProtocol:
     warmup: int = 5
     cudnn_benchmark: bool = True
     seed: int = 0
+    memory_format: str = "channels_last"   # as the EPF steps and the training path
+    tf32: bool = False                     # full fp32, as the EPF steps (see EpfProtocol.tf32)
 
     def __post_init__(self):
         if self.repeats < 1 or self.warmup < 0:
             raise ValueError(f"need repeats >= 1 and warmup >= 0, got {self.repeats} and {self.warmup}")
+        if self.memory_format not in MEMORY_FORMATS:
+            raise ValueError(f"memory_format must be one of {', '.join(MEMORY_FORMATS)}, got {self.memory_format!r}")
 
     def as_dict(self) -> dict:
-        from dataclasses import asdict
-
         return asdict(self)
 
 
 def latency_summary(times_s: Sequence[float], batch_size: int) -> dict:
     """Median, quartiles, IQR, robust std, min and max of per-image latency (ms) from per-call times (s)."""
-    import numpy as np
-
     if not len(times_s):
         raise ValueError("no timings")
     per_image = np.asarray(times_s, dtype=float) * 1000.0 / batch_size
@@ -57,8 +61,6 @@ def latency_summary(times_s: Sequence[float], batch_size: int) -> dict:
 
 def _timer(device: str):
     """A function that runs one call and returns its seconds (CUDA events on a GPU)."""
-    import torch
-
     if str(device).startswith("cuda"):
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
 
@@ -88,8 +90,6 @@ def time_interleaved(calls: Sequence[tuple], repeats: int, warmup: int, device: 
     ``repeats`` rounds that time every pair once, in an order rotating by one each round, so that
     drift and other processes on a shared machine weigh on all of them alike. Eval mode and no_grad;
     each model's train/eval mode is restored afterwards."""
-    import torch
-
     if repeats < 1 or warmup < 0:
         raise ValueError(f"need repeats >= 1 and warmup >= 0, got {repeats} and {warmup}")
     timed = _timer(device)
@@ -121,8 +121,6 @@ def measure_latency(cells: Iterable[LatencyCell], protocol: LatencyProtocol | No
     """Per-image inference latency of every cell; one result per cell, in order. The cells' models
     are built once per variant and timed interleaved (:func:`time_interleaved`). A cell whose model
     cannot be built or run is a result (``status: "failed: ..."``). Global state is restored."""
-    import torch
-
     protocol = protocol or LatencyProtocol()
     cells = list(cells)
     for c in cells:
@@ -131,18 +129,19 @@ def measure_latency(cells: Iterable[LatencyCell], protocol: LatencyProtocol | No
     device = resolve_device(device)
     say = log or (lambda msg: None)
     results: dict[int, dict] = {}
-    with measuring(device, protocol.cudnn_benchmark, threads, protocol.seed):
-        env = environment(device)
+    fmt = MEMORY_FORMATS[protocol.memory_format]
+    with measuring(device, protocol.cudnn_benchmark, threads, protocol.seed, protocol.tf32):
+        env = {**environment(device), "memory_format": protocol.memory_format, "amp": None}
         models: dict[ModelSpec, Any] = {}
         runnable = []
         for i, cell in enumerate(cells):
             try:
                 if cell.spec not in models:
                     torch.manual_seed(protocol.seed)
-                    models[cell.spec] = cell.spec.build(device)
+                    models[cell.spec] = cell.spec.build(device).to(memory_format=fmt)
                 gen = torch.Generator().manual_seed(protocol.seed)
                 size = cell.spec.input_size
-                x = torch.randn(cell.batch_size, 3, size, size, generator=gen).to(device)
+                x = torch.randn(cell.batch_size, 3, size, size, generator=gen).to(device).contiguous(memory_format=fmt)
                 with torch.no_grad():
                     models[cell.spec].eval()(x)  # fails here, not inside the timed rounds
                 runnable.append((i, models[cell.spec], x))

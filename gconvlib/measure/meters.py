@@ -176,20 +176,54 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def nvml_handle(nvml: Any, index: int = 0, uuid: str | None = None) -> Any:
-    """Handle of the GPU torch calls ``cuda:index``.
+def nvml_handle(nvml: Any, index: int = 0, uuid: str | None = None, pci_bus_id: str | None = None) -> Any:
+    """Handle of the GPU torch calls ``cuda:index`` (see :func:`find_nvml_device`)."""
+    return find_nvml_device(nvml, index, uuid, pci_bus_id)[0]
 
-    NVML numbers GPUs ignoring ``CUDA_VISIBLE_DEVICES``; the UUID (from torch's device
-    properties) names the same physical GPU in both, so it is tried first.
+
+def find_nvml_device(nvml: Any, index: int = 0, uuid: str | None = None,
+                     pci_bus_id: str | None = None) -> tuple[Any, str]:
+    """``(handle, how)`` of the GPU torch calls ``cuda:index``; ``how`` says what matched.
+
+    NVML numbers GPUs in PCI order ignoring ``CUDA_VISIBLE_DEVICES``, CUDA fastest first: the
+    index names the same GPU in both only when NVML sees one. So the UUID (from torch's device
+    properties) is tried first, then the PCI bus id, then the index where NVML sees a single GPU;
+    otherwise ValueError: metering another GPU than the one measured would be a wrong number.
     """
     if uuid:
         uuid = str(uuid)
         name = uuid if uuid.startswith(("GPU-", "MIG-")) else f"GPU-{uuid}"
         try:
-            return nvml.nvmlDeviceGetHandleByUUID(name)
-        except Exception:  # noqa: BLE001 - older drivers/bindings: fall back to the index
+            return nvml.nvmlDeviceGetHandleByUUID(name), "uuid"
+        except Exception:  # noqa: BLE001 - older drivers/bindings: try the bus id
             pass
-    return nvml.nvmlDeviceGetHandleByIndex(index)
+    if pci_bus_id:
+        try:
+            return nvml.nvmlDeviceGetHandleByPciBusId(str(pci_bus_id)), "pci_bus_id"
+        except Exception:  # noqa: BLE001
+            pass
+    try:
+        count = int(nvml.nvmlDeviceGetCount())
+    except Exception:  # noqa: BLE001 - unknown count: the index cannot be trusted either
+        count = None
+    if count == 1 and index == 0:
+        return nvml.nvmlDeviceGetHandleByIndex(0), "index (the only GPU NVML sees)"
+    raise ValueError(f"cannot tell which NVML device is cuda:{index}: neither its UUID ({uuid}) nor its PCI bus "
+                     f"id ({pci_bus_id}) matched, and NVML sees {count if count is not None else 'an unknown number of'} "
+                     f"GPUs")
+
+
+def nvml_identity(nvml: Any, handle: Any) -> dict:
+    """The NVML UUID and PCI bus id of a handle (``None`` where NVML does not answer): recorded
+    with every measurement, so that the metered GPU can be checked against the measured one."""
+    out = {}
+    for key, read in (("nvml_uuid", lambda: _text(nvml.nvmlDeviceGetUUID(handle))),
+                      ("nvml_pci_bus_id", lambda: _text(nvml.nvmlDeviceGetPciInfo(handle).busId))):
+        try:
+            out[key] = read()
+        except Exception:  # noqa: BLE001 - each field is optional
+            out[key] = None
+    return out
 
 
 def _is_not_supported(nvml: Any, exc: BaseException) -> bool:
@@ -203,6 +237,9 @@ class _NvmlMeter(Meter):
     #: why a less exact meter was chosen (set by select_meter), reported in every reading's meta
     fallback_reason: str | None = None
 
+    #: how the handle was matched to the CUDA device (see find_nvml_device)
+    matched_by: str | None = None
+
     def __init__(self, handle: Any = None, index: int = 0, uuid: str | None = None,
                  sync: Callable[[], Any] | None = None, nvml: Any = None,
                  clock: Callable[[], float] = time.perf_counter):
@@ -212,11 +249,15 @@ class _NvmlMeter(Meter):
         if handle is None:
             self.nvml.nvmlInit()
             try:
-                handle = nvml_handle(self.nvml, index, uuid)
+                handle, self.matched_by = find_nvml_device(self.nvml, index, uuid)
             except BaseException:
                 self.nvml.nvmlShutdown()
                 raise
         self.handle = handle
+
+    def identity(self) -> dict:
+        """NVML UUID and PCI bus id of the metered GPU, and how it was matched."""
+        return {**nvml_identity(self.nvml, self.handle), "nvml_matched_by": self.matched_by}
 
     def adopt_init(self) -> None:
         """Take over an ``nvmlInit`` made by the caller (select_meter), to be undone by close()."""
@@ -411,9 +452,10 @@ def _cuda_index(device: str) -> int:
 
 
 def select_meter(device: str, sync: Callable[[], Any] | None = None, *, nvml: Any = None,
-                 uuid: str | None = None, rapl_root: Path | str = DEFAULT_RAPL_ROOT,
-                 power_interval_s: float = 0.05) -> Meter:
-    """The best meter available for ``device`` ("cuda", "cuda:N" or "cpu").
+                 uuid: str | None = None, pci_bus_id: str | None = None,
+                 rapl_root: Path | str = DEFAULT_RAPL_ROOT, power_interval_s: float = 0.05) -> Meter:
+    """The best meter available for ``device`` ("cuda", "cuda:N" or "cpu"); ``uuid`` and
+    ``pci_bus_id`` (torch's, for cuda) find the same GPU in NVML (:func:`find_nvml_device`).
 
     cuda: the NVML energy counter; if the GPU lacks it, power polling (approximate); no NVML
     (library, driver) -> :class:`NullMeter`. cpu: RAPL if readable, else :class:`NullMeter`.
@@ -431,7 +473,7 @@ def select_meter(device: str, sync: Callable[[], Any] | None = None, *, nvml: An
     except Exception as exc:  # noqa: BLE001 - ImportError, NVMLError_LibraryNotFound, DriverNotLoaded...
         return NullMeter(f"NVML unavailable: {exc}", sync)
     try:
-        handle = nvml_handle(nv, _cuda_index(device), uuid)
+        handle, matched_by = find_nvml_device(nv, _cuda_index(device), uuid, pci_bus_id)
     except Exception as exc:  # noqa: BLE001
         nv.nvmlShutdown()
         return NullMeter(f"NVML unavailable: {exc}", sync)
@@ -447,6 +489,7 @@ def select_meter(device: str, sync: Callable[[], Any] | None = None, *, nvml: An
             return NullMeter(f"NVML unavailable: {why}; power read failed: {exc2}", sync)
         meter = NvmlPowerMeter(handle, sync=sync, nvml=nv, interval_s=power_interval_s)
         meter.fallback_reason = why
+    meter.matched_by = matched_by
     meter.adopt_init()
     return meter
 

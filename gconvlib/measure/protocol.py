@@ -1,177 +1,49 @@
 """Energy per frame (EPF) of one training step: the E2GC paper's "one forward and one backward pass".
 
 A *cell* (:class:`EpfCell`) is a model variant (a :class:`~gconvlib.models.ModelSpec`, the one
-model description) and a batch size. One *step* = zero the grads + forward + cross-entropy on
-synthetic labels + backward, on a batch already on the device. A *trial* is one window of
+model description) and a batch size. One *step* (:class:`~gconvlib.measure.step.TrainStep`) = zero
+the grads + forward + cross-entropy on synthetic labels + backward, on a batch already on the
+device, in the protocol's memory format and precision. A *trial* is one window of
 :func:`gconvlib.measure.window.measure_window`: the steps run back to back in chunks of a few
-milliseconds, the energy counter is polled while they run, and the window opens and closes on
-counter updates (so a 1 s window is as accurate as a 5 s unaligned one). Trials repeat until the
-coefficient of variation (CV) across trials is at most ``target_cv`` (at least ``min_trials``,
-at most ``max_trials``), round-robin over the cells of a group, so that thermal drift spreads
-over all of them. Active-idle power, measured once in the same process, gives the dynamic EPF
-``(P - P_idle) * t / frames`` beside the total EPF ``E / frames``.
+milliseconds, the energy counter is polled by a thread while they run, and the window opens and
+closes on counter updates (so a 1 s window is as accurate as a 5 s unaligned one). Trials repeat
+until the coefficient of variation (CV) across trials is at most ``target_cv`` (at least
+``min_trials``, at most ``max_trials``), round-robin over the cells of a group, so that thermal
+drift spreads over all of them. Active-idle power, measured once in the same process after the
+device has settled, gives the dynamic EPF ``(P - P_idle) * t / frames`` beside the total EPF
+``E / frames``.
 
 On a GPU the default mode captures the whole step in a CUDA graph: eager PyTorch at batch 1-16
 is launch-bound on an H100, and then EPF measures idle power x launch time (REFERENCE §7).
 ``mode="eager"`` gives the paper-style number. On a CPU graph mode runs eager (noted).
 
-Each cell's result is a plain dict (:func:`measure_epf`); a cell that cannot be built, captured
-or run is a result too (``status: "failed: ..."``), so a group never aborts halfway. Global
-state (cuDNN autotuning, thread count, random state, current CUDA device) is restored.
+Each cell's result is a plain dict (:func:`measure_epf`, run by :class:`EpfRun`); a cell that
+cannot be built, captured or run is a result too (``status: "failed: ..."``), so a group never
+aborts halfway. Global state (cuDNN autotuning, TF32, thread count, random state, current CUDA
+device) is restored. The pure statistics live in :mod:`.stats`, the step in :mod:`.step`.
 """
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import math
 import os
 import platform
 import re
-import statistics
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable
+
+import torch
 
 from ..models.spec import ModelSpec
+from .stats import (TrialResult, calibrate_step_seconds, coefficient_of_variation, dynamic_joules,
+                    interleaved_schedule, sample_std, should_stop, steps_for_window, stopping_values,
+                    summarize_telemetry, summarize_trials)
+from .step import MEMORY_FORMATS, TrainStep, free_memory, side_stream
+from .window import idle_power, measure_window, read_ahead
 
 MODES = ("graph", "eager")
 OK = "ok"
-
-
-# -- pure statistics ----------------------------------------------------------------------------
-
-def coefficient_of_variation(values: Sequence[float]) -> float:
-    """Sample standard deviation / mean; NaN for fewer than two values or a zero mean."""
-    values = [float(v) for v in values]
-    if len(values) < 2:
-        return math.nan
-    mean = statistics.fmean(values)
-    if mean == 0:
-        return math.nan
-    return statistics.stdev(values) / abs(mean)
-
-
-def sample_std(values: Sequence[float]) -> float:
-    values = [float(v) for v in values]
-    return statistics.stdev(values) if len(values) >= 2 else math.nan
-
-
-def should_stop(values: Sequence[float], min_trials: int, max_trials: int, target_cv: float) -> bool:
-    """Stopping rule: never before ``min_trials``, always at ``max_trials``, else when CV <= target."""
-    n = len(values)
-    if n < min_trials:
-        return False
-    if n >= max_trials:
-        return True
-    cv = coefficient_of_variation(values)
-    return not math.isnan(cv) and cv <= target_cv
-
-
-def interleaved_schedule(n_cells: int, is_done: Callable[[int], bool], interleave: bool = True) -> Iterator[int]:
-    """Order of trials: yields the index of the cell whose next trial runs now.
-
-    Interleaved: round-robin over the cells not yet done (trial 1 of every one, then trial 2, ...).
-    Otherwise one cell after the other. ``is_done`` is asked just before each yield.
-    """
-    if interleave:
-        while True:
-            active = [i for i in range(n_cells) if not is_done(i)]
-            if not active:
-                return
-            for i in active:
-                if not is_done(i):
-                    yield i
-    else:
-        for i in range(n_cells):
-            while not is_done(i):
-                yield i
-
-
-def dynamic_joules(joules: float | None, idle_power_w: float | None, seconds: float) -> float | None:
-    """Energy above active idle: ``E - P_idle * t``; ``None`` if either input is missing.
-
-    Not clipped at 0: a negative value means the idle estimate was off, and hiding it would not help.
-    """
-    if joules is None or idle_power_w is None:
-        return None
-    return joules - idle_power_w * seconds
-
-
-def steps_for_window(step_seconds: float, window_s: float, margin: float = 1.0) -> int:
-    """Steps so that a window lasts at least ``window_s``."""
-    if window_s <= 0:
-        raise ValueError(f"window_s must be > 0, got {window_s}")
-    if step_seconds <= 0 or not math.isfinite(step_seconds):
-        raise ValueError(f"step time must be a positive number, got {step_seconds}")
-    return max(1, math.ceil(window_s * margin / step_seconds))
-
-
-def calibrate_step_seconds(time_steps: Callable[[int], float], min_seconds: float,
-                           max_steps: int = 1 << 20) -> float:
-    """Seconds per step from timing runs of growing length until one lasts ``min_seconds``.
-
-    ``time_steps(n)`` runs n steps (synchronised) and returns the elapsed seconds.
-    """
-    n = 1
-    while True:
-        elapsed = time_steps(n)
-        if elapsed >= min_seconds or n >= max_steps:
-            return max(elapsed, 1e-9) / n
-        grow = 1.2 * min_seconds / elapsed if elapsed > 0 else 100.0
-        n = min(max_steps, max(2 * n, math.ceil(n * min(grow, 100.0))))
-
-
-@dataclass(frozen=True)
-class TrialResult:
-    """One window: ``steps`` steps in ``seconds`` of device time; ``joules`` their energy (None
-    without an energy source); ``watts`` the average power of the aligned interval."""
-
-    steps: int
-    seconds: float
-    joules: float | None
-    watts: float | None = None
-    counter_seconds: float = math.nan
-    aligned: bool = False
-    unavailable_reason: str | None = None
-    note: str | None = None
-    telemetry: dict | None = None
-
-
-def summarize_trials(trials: Sequence[TrialResult], batch_size: int, idle_power_w: float | None) -> dict:
-    """Per-cell numbers from its trials: means over trials, their sample std, the CV (EPF in mJ
-    per frame; of the time per step where energy is unavailable)."""
-    ms = [1000.0 * t.seconds / t.steps for t in trials]
-    energy = all(t.joules is not None for t in trials)
-    out: dict[str, Any] = {
-        "ms_per_step": statistics.fmean(ms), "ms_std": sample_std(ms),
-        "frames_per_s": batch_size * 1000.0 / statistics.fmean(ms),
-        "cv_time": coefficient_of_variation(ms), "trials": len(trials),
-        "trial_ms_per_step": [round(v, 6) for v in ms],
-        "window_s": statistics.fmean(t.seconds for t in trials),
-        "aligned": all(t.aligned for t in trials),
-        "energy": "measured" if energy else
-        f"unavailable: {next(t.unavailable_reason for t in trials if t.joules is None) or 'no energy source'}",
-        "epf_total_mj": None, "epf_dynamic_mj": None, "epf_std_mj": None, "avg_power_w": None,
-        "trial_epf_mj": None, "cv": coefficient_of_variation(ms), "cv_quantity": "ms_per_step",
-    }
-    if energy:
-        frames = [t.steps * batch_size for t in trials]
-        epf = [1000.0 * t.joules / f for t, f in zip(trials, frames)]
-        watts = [t.watts if t.watts is not None else t.joules / t.seconds for t in trials]
-        out.update(epf_total_mj=statistics.fmean(epf), epf_std_mj=sample_std(epf),
-                   avg_power_w=statistics.fmean(watts), trial_epf_mj=[round(v, 6) for v in epf],
-                   cv=coefficient_of_variation(epf), cv_quantity="epf_total_mj")
-        if idle_power_w is not None:
-            dyn = [1000.0 * dynamic_joules(t.joules, idle_power_w, t.seconds) / f for t, f in zip(trials, frames)]
-            out["epf_dynamic_mj"] = statistics.fmean(dyn)
-    return out
-
-
-def stopping_values(trials: Sequence[TrialResult], batch_size: int) -> list[float]:
-    """What the stopping rule looks at: EPF per trial, or time per step where energy is missing."""
-    if all(t.joules is not None for t in trials):
-        return [t.joules / (t.steps * batch_size) for t in trials]
-    return [t.seconds / t.steps for t in trials]
 
 
 # -- protocol and cells -----------------------------------------------------------------------
@@ -190,12 +62,18 @@ class EpfProtocol:
     cooldown_s: float = 0.0        # sleep between trials (interleaving already spreads drift)
     mode: str = "graph"            # "graph": whole step in a CUDA graph; "eager": paper-style
     cudnn_benchmark: bool = True
-    idle_s: float = 1.0            # active-idle window; 0 skips it (no dynamic EPF)
+    idle_s: float = 3.0            # active-idle window, several counter updates; 0 skips it (no dynamic EPF)
+    idle_settle_s: float = 1.0     # rest before the idle window: a device coming off work ramps down
     interleave: bool = True        # round-robin trials over the cells of a group
     calibration_s: float = 0.1     # shortest timing run used to size windows and chunks
     chunk_s: float = 0.005         # work queued between two counter reads
     align_timeout_s: float = 0.5   # no counter update within this: the window end is not aligned
     seed: int = 0                  # weights and synthetic inputs
+    memory_format: str = "channels_last"   # as the training path; NCHW sends depthwise convs to
+                                           # PyTorch's native kernel instead of cuDNN's on a GPU
+    amp: str | None = None         # None: fp32 (the papers' setting); "bf16": autocast
+    tf32: bool = False             # TF32 convolutions and matmuls; off: the papers' GPUs (P100,
+                                   # P4000) have none, and full fp32 keeps the FLOPs comparable
 
     def __post_init__(self):
         def bad(msg):
@@ -209,8 +87,13 @@ class EpfProtocol:
             bad(f"need 1 <= min_trials <= max_trials, got {self.min_trials} and {self.max_trials}")
         if self.target_cv < 0:
             bad(f"target_cv must be >= 0, got {self.target_cv}")
-        if self.cooldown_s < 0 or self.idle_s < 0:
-            bad(f"cooldown_s and idle_s must be >= 0, got {self.cooldown_s} and {self.idle_s}")
+        if self.cooldown_s < 0 or self.idle_s < 0 or self.idle_settle_s < 0:
+            bad(f"cooldown_s, idle_s and idle_settle_s must be >= 0, got {self.cooldown_s}, {self.idle_s} "
+                f"and {self.idle_settle_s}")
+        if self.memory_format not in MEMORY_FORMATS:
+            bad(f"memory_format must be one of {', '.join(MEMORY_FORMATS)}, got {self.memory_format!r}")
+        if self.amp not in (None, "bf16"):
+            bad(f"amp must be None (fp32) or 'bf16', got {self.amp!r}")
         if self.mode not in MODES:
             bad(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.calibration_s <= 0 or self.chunk_s <= 0 or self.align_timeout_s <= 0:
@@ -246,8 +129,6 @@ EpfCell = MeasureCell
 
 def resolve_device(device: str) -> str:
     """``"cpu"`` or ``"cuda:N"``; ValueError for anything else or for CUDA on a machine without it."""
-    import torch
-
     if not isinstance(device, str) or not re.fullmatch(r"cpu|cuda(:\d+)?", device):
         raise ValueError(f"unknown device {device!r}; use 'cpu', 'cuda' or 'cuda:N'")
     if device == "cpu":
@@ -281,8 +162,6 @@ def cpu_name() -> str:
 
 def device_name(device: str) -> str:
     """Human name of the device ("NVIDIA H100 80GB HBM3", the CPU model)."""
-    import torch
-
     device = resolve_device(device)
     if device.startswith("cuda"):
         return torch.cuda.get_device_name(int(device.partition(":")[2]))
@@ -290,8 +169,6 @@ def device_name(device: str) -> str:
 
 
 def cuda_uuid(device: str) -> str | None:
-    import torch
-
     try:
         uuid = getattr(torch.cuda.get_device_properties(int(device.partition(":")[2] or 0)), "uuid", None)
     except Exception:  # noqa: BLE001 - older torch: fall back to the index
@@ -299,18 +176,36 @@ def cuda_uuid(device: str) -> str | None:
     return str(uuid) if uuid is not None else None
 
 
-def environment(device: str, meter=None) -> dict:
-    """What every result measured in this process records: device, driver, torch, commit, time.
-    Where the checkout has no ``.git`` (a copy on a GPU node), ``GCONV_COMMIT`` names the commit."""
-    import torch
+def cuda_pci_bus_id(device: str) -> str | None:
+    """NVML's form of the GPU's PCI address (``00000000:1B:00.0``), from torch's device properties."""
+    try:
+        p = torch.cuda.get_device_properties(int(device.partition(":")[2] or 0))
+        return f"{p.pci_domain_id:08X}:{p.pci_bus_id:02X}:{p.pci_device_id:02X}.0"
+    except Exception:  # noqa: BLE001 - older torch: no PCI fields
+        return None
 
+
+def backend_flags() -> dict:
+    """The backend settings a measured number depends on, as they are now."""
+    return {"cudnn_benchmark": torch.backends.cudnn.benchmark, "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+            "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+            "cudnn_deterministic": torch.backends.cudnn.deterministic,
+            "float32_matmul_precision": torch.get_float32_matmul_precision()}
+
+
+def environment(device: str, meter=None) -> dict:
+    """What every result measured in this process records: device, driver, torch, commit, backend
+    flags (inside :func:`measuring`: the measurement's own), the NVML identity of the metered GPU.
+    Where the checkout has no ``.git`` (a copy on a GPU node), ``GCONV_COMMIT`` names the commit."""
     from ..store import git_state
     from .meters import _NvmlMeter, gpu_telemetry
 
     driver = power_limit = None
+    identity = {}
     if isinstance(meter, _NvmlMeter):
         tel = gpu_telemetry(meter.handle, meter.nvml)
         driver, power_limit = tel["driver"], tel["power_limit_w"]
+        identity = meter.identity()
     elif device.startswith("cuda"):
         driver = nvml_driver_version()
     git = dict(git_state())
@@ -319,7 +214,8 @@ def environment(device: str, meter=None) -> dict:
     return {"device": device_name(device), "device_type": device.split(":")[0], "driver": driver,
             "power_limit_w": power_limit, "torch": torch.__version__, "cuda": torch.version.cuda,
             "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
-            "threads": torch.get_num_threads(), "commit": git["commit"], "dirty": git["dirty"]}
+            "threads": torch.get_num_threads(), "commit": git["commit"], "dirty": git["dirty"],
+            "backend_flags": backend_flags(), **identity}
 
 
 def nvml_driver_version() -> str | None:
@@ -347,13 +243,13 @@ def utc_now() -> str:
 
 
 @contextlib.contextmanager
-def measuring(device: str, cudnn_benchmark: bool | None = None, threads: int | None = None, seed: int = 0):
-    """Inside: cuDNN autotuning as asked, ``threads`` torch threads (None: unchanged), the random
-    state forked (seeded with ``seed``) and the CUDA device current; all restored afterwards."""
-    import torch
-
+def measuring(device: str, cudnn_benchmark: bool | None = None, threads: int | None = None, seed: int = 0,
+              tf32: bool | None = None):
+    """Inside: cuDNN autotuning and TF32 as asked (None: unchanged), ``threads`` torch threads, the
+    random state forked (seeded with ``seed``) and the CUDA device current; all restored afterwards."""
     is_cuda = device.startswith("cuda")
     prev_bench, prev_threads = torch.backends.cudnn.benchmark, torch.get_num_threads()
+    prev_tf32 = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
     prev_device = torch.cuda.current_device() if is_cuda else None
     devices = [int(device.partition(":")[2] or 0)] if is_cuda else []
     try:
@@ -361,6 +257,8 @@ def measuring(device: str, cudnn_benchmark: bool | None = None, threads: int | N
             torch.manual_seed(seed)
             if cudnn_benchmark is not None:
                 torch.backends.cudnn.benchmark = cudnn_benchmark
+            if tf32 is not None:
+                torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = tf32
             if threads is not None:
                 torch.set_num_threads(threads)
             if is_cuda:
@@ -368,6 +266,7 @@ def measuring(device: str, cudnn_benchmark: bool | None = None, threads: int | N
             yield
     finally:
         torch.backends.cudnn.benchmark = prev_bench
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = prev_tf32
         if torch.get_num_threads() != prev_threads:
             torch.set_num_threads(prev_threads)
         if prev_device is not None:
@@ -380,125 +279,18 @@ def failure_text(exc: BaseException) -> str:
     return f"failed: {type(exc).__name__}: {first}" if first else f"failed: {type(exc).__name__}"
 
 
-# -- the training step --------------------------------------------------------------------
-
-class TrainStep:
-    """One cell ready to run: model, static synthetic batch, and (graph mode) the captured CUDA
-    graph of the whole step. It is the :class:`~gconvlib.measure.window.Runner` of a window.
-
-    Graph capture follows the torch docs for whole-network capture: static input/target tensors,
-    warm-up iterations on a side stream before capture (lazy init, cuDNN autotuning and the
-    ``.grad`` buffers happen there, outside the graph), then capture of zeroing the grads +
-    forward + loss + backward. No optimizer: EPF is "one forward and one backward pass". The grads
-    are zeroed in place inside the graph, so every replay computes one step's gradients.
-    """
-
-    def __init__(self, cell: EpfCell, device: str, mode: str, warmup_steps: int, seed: int = 0):
-        import torch
-
-        self.device, self.mode = device, mode
-        self.cuda = device.startswith("cuda")
-        torch.manual_seed(seed)
-        spec, b = cell.spec, cell.batch_size
-        self.model = spec.build(device).train()
-        gen = torch.Generator().manual_seed(seed)
-        self.x = torch.randn(b, 3, spec.input_size, spec.input_size, generator=gen).to(device)
-        self.y = torch.randint(0, spec.num_classes, (b,), generator=gen).to(device)
-        self.params = [p for p in self.model.parameters() if p.requires_grad]
-        self.graph = None
-        if mode == "graph":
-            self._capture(warmup_steps)
-        else:
-            self.run(warmup_steps)
-        self.sync()
-
-    def sync(self) -> None:
-        import torch
-
-        if self.cuda:
-            torch.cuda.synchronize(self.device)
-
-    def _zero_grad(self) -> None:
-        import torch
-
-        grads = [p.grad for p in self.params if p.grad is not None]
-        if grads:
-            torch._foreach_zero_(grads)  # what optimizer.zero_grad(set_to_none=False) runs
-
-    def eager_step(self):
-        import torch.nn.functional as F
-
-        self._zero_grad()
-        loss = F.cross_entropy(self.model(self.x), self.y)
-        loss.backward()
-        return loss
-
-    def _capture(self, warmup_steps: int) -> None:
-        import torch
-
-        side = torch.cuda.Stream(device=self.device)
-        side.wait_stream(torch.cuda.current_stream(self.device))
-        with torch.cuda.stream(side):
-            for _ in range(max(3, warmup_steps)):  # docs: a few eager iterations before capture
-                self.eager_step()
-        torch.cuda.current_stream(self.device).wait_stream(side)
-        torch.cuda.synchronize(self.device)
-        graph = torch.cuda.CUDAGraph()
-        try:
-            with torch.cuda.graph(graph):
-                self.static_loss = self.eager_step()
-        except Exception as exc:
-            raise RuntimeError(f"CUDA graph capture failed ({exc}); measure this model with mode='eager'") from exc
-        self.graph = graph
-        for _ in range(warmup_steps):
-            graph.replay()
-
-    def run(self, steps: int) -> None:
-        """``steps`` training steps, queued without any host sync."""
-        if self.graph is not None:
-            replay = self.graph.replay
-            for _ in range(steps):
-                replay()
-        else:
-            for _ in range(steps):
-                self.eager_step()
-
-    def timed(self, steps: int) -> float:
-        self.sync()
-        t0 = time.perf_counter()
-        self.run(steps)
-        self.sync()
-        return time.perf_counter() - t0
-
-    # -- Runner ---------------------------------------------------------------------------
-    def enqueue(self, steps: int):
-        import torch
-
-        self.run(steps)
-        if self.cuda:
-            event = torch.cuda.Event(enable_timing=True)
-            event.record()
-            return event
-        return time.perf_counter()
-
-    def wait(self, handle) -> None:
-        if self.cuda:
-            handle.synchronize()
-
-    def elapsed(self, start, end) -> float:
-        if self.cuda:
-            return start.elapsed_time(end) / 1000.0
-        return end - start
-
 
 # -- measurement ------------------------------------------------------------------------------
 
 @dataclass
 class _State:
     cell: EpfCell
-    runner: TrainStep | None = None
+    runner: Any = None
     steps: int = 0
     chunk: int = 1
+    depth: int = 2
+    step_s: float | None = None          # calibrated seconds per step (what sized the window)
+    setup_s: float | None = None
     trials: list = field(default_factory=list)
     done: bool = False
     status: str = OK
@@ -513,35 +305,158 @@ def _telemetry(meter) -> dict | None:
     return None
 
 
-def _summarize_telemetry(trials: Sequence[TrialResult]) -> dict | None:
-    tel = [t.telemetry for t in trials if t.telemetry]
-    if not tel:
+def probe_read_seconds(meter, reads: int = 10) -> float | None:
+    """Mean seconds of one counter read (``None`` for a meter without a counter)."""
+    if meter.counter() is None:
         return None
+    t0 = time.perf_counter()
+    for _ in range(reads):
+        meter.counter()
+    return (time.perf_counter() - t0) / reads
 
-    def series(key):
-        return [t.get(key) for t in tel]
 
-    reasons = sorted({r for t in tel for r in (t.get("throttle_reasons") or [])})
-    return {"throttle_reasons": reasons,
-            **{k: series(k) for k in ("temperature_gpu_c", "temperature_memory_c", "sm_clock_mhz",
-                                      "memory_clock_mhz", "power_w")}}
+class EpfRun:
+    """One :func:`measure_epf` call, as steps: :meth:`setup` a cell (build, warm up, capture,
+    calibrate, size its window), :meth:`trial` (one window), :meth:`finish` or :meth:`fail` it
+    (its result, passed on at once), the active-idle power once (:meth:`ensure_idle`). What the
+    cells share: the meter, the environment, the idle power and one side stream for captures."""
+
+    def __init__(self, cells: list, protocol: EpfProtocol, device: str, meter, on_result, *,
+                 idle_power_w: float | None, counter_read_s: float | None, log, sleep, clock):
+        self.protocol, self.device, self.meter, self.on_result = protocol, device, meter, on_result
+        self.say, self.sleep, self.clock = log or (lambda msg: None), sleep, clock
+        self.mode, self.mode_note = effective_mode(protocol.mode, device)
+        self.is_cuda = device.startswith("cuda")
+        self.states = [_State(c) for c in cells]
+        self.results: list[dict | None] = [None] * len(cells)
+        self.idle_w = idle_power_w
+        self.idle_note = None if idle_power_w is not None else "not measured yet"
+        self.read_s = counter_read_s
+        self.env: dict = {}
+        self.stream = None
+
+    def sync(self) -> None:
+        if self.is_cuda:
+            torch.cuda.synchronize(self.device)
+
+    def run(self) -> list[dict]:
+        p = self.protocol
+        self.env = {**environment(self.device, self.meter), "memory_format": p.memory_format, "amp": p.amp}
+        if self.read_s is None:
+            self.read_s = probe_read_seconds(self.meter)
+        self.stream = side_stream(self.device, self.mode)     # one per run: the allocator reuses blocks
+        if self.mode_note:
+            self.say(self.mode_note)
+        if p.interleave:
+            for i in range(len(self.states)):
+                self.setup(i)
+        for i in interleaved_schedule(len(self.states), lambda j: self.states[j].done, p.interleave):
+            if self.states[i].runner is None:
+                self.setup(i)
+                if self.states[i].done:
+                    continue
+            self.ensure_idle()
+            self.trial(i)
+            if p.cooldown_s > 0 and not all(s.done for s in self.states):
+                self.sync()
+                self.sleep(p.cooldown_s)
+        return [r for r in self.results if r is not None]
+
+    def close(self) -> None:
+        for state in self.states:
+            state.runner = None
+
+    def ensure_idle(self) -> None:
+        if self.idle_note == "not measured yet":
+            self.sync()
+            self.idle_w, self.idle_note = idle_power(self.meter, self.protocol.idle_s, sleep=self.sleep,
+                                                     clock=self.clock, settle_s=self.protocol.idle_settle_s)
+            if self.idle_w is not None:
+                self.say(f"active idle power: {self.idle_w:.1f} W")
+
+    def setup(self, i: int) -> None:
+        state, p = self.states[i], self.protocol
+        t0 = time.perf_counter()
+        try:
+            state.runner = TrainStep(state.cell, self.device, self.mode, p.warmup_steps, p.seed,
+                                     memory_format=p.memory_format, amp=p.amp, stream=self.stream)
+            step_s = calibrate_step_seconds(state.runner.timed, p.calibration_s)
+        except Exception as exc:  # noqa: BLE001 - a failed cell is a result, the group goes on
+            state.runner = None
+            self.fail(i, exc)
+            return
+        state.setup_s, state.step_s = time.perf_counter() - t0, step_s
+        state.steps = steps_for_window(step_s, p.window_s)
+        state.chunk, state.depth = read_ahead(step_s, p.chunk_s, self.read_s)
+        state.chunk = min(state.chunk, state.steps)
+        self.say(f"{state.cell.label}: {1000 * step_s:.3f} ms/step -> {state.steps} steps per window, "
+                 f"chunks of {state.chunk}, {state.depth} queued (set up in {state.setup_s:.1f} s)")
+
+    def trial(self, i: int) -> None:
+        state, p = self.states[i], self.protocol
+        try:
+            w = measure_window(state.runner, self.meter, state.steps, state.chunk, clock=self.clock,
+                               timeout_s=p.align_timeout_s, depth=state.depth)
+        except Exception as exc:  # noqa: BLE001
+            self.fail(i, exc)
+            return
+        state.trials.append(TrialResult(w.steps, w.seconds, w.joules, w.watts, w.counter_seconds, w.aligned,
+                                        w.unavailable_reason, w.note, _telemetry(self.meter), w.uncertainty_s))
+        b = state.cell.batch_size
+        self.say(f"{state.cell.label} trial {len(state.trials)}: {w.seconds:.2f} s, "
+                 f"{1000 * w.seconds / w.steps:.3f} ms/step"
+                 + (f", {1000 * w.joules / (w.steps * b):.3f} mJ/frame" if w.joules is not None else ""))
+        values = stopping_values(state.trials, b)
+        if should_stop(values, p.min_trials, p.max_trials, p.target_cv):
+            cv = coefficient_of_variation(values)
+            state.stop_reason = "target_cv" if cv <= p.target_cv else "max_trials"  # NaN -> max
+            self.finish(i)
+
+    def base(self, state: _State) -> dict:
+        m = self.meter
+        return {"status": state.status, "mode": self.mode, "requested_mode": self.protocol.mode,
+                "mode_note": self.mode_note, "meter": m.name, "meter_approximate": bool(m.approximate),
+                "meter_note": getattr(m, "reason", None) or getattr(m, "fallback_reason", None),
+                **self.env, "setup_s": state.setup_s, "measured_at": utc_now()}
+
+    def finish(self, i: int) -> None:
+        state = self.states[i]
+        result = self.base(state)
+        if state.status == OK:
+            result.update(summarize_trials(state.trials, state.cell.batch_size, self.idle_w))
+            result.update(idle_power_w=self.idle_w, idle_note=self.idle_note, steps_per_trial=state.steps,
+                          chunk_steps=state.chunk, queue_depth=state.depth, calibrated_step_s=state.step_s,
+                          counter_read_ms=None if self.read_s is None else 1000 * self.read_s,
+                          stop_reason=state.stop_reason,
+                          notes=sorted({t.note for t in state.trials if t.note}) or None,
+                          telemetry=summarize_telemetry(state.trials))
+        self.results[i] = result
+        state.runner, state.done = None, True  # frees the model and the graph's memory pool
+        free_memory(self.device)
+        if self.on_result is not None:
+            self.on_result(state.cell, result)
+
+    def fail(self, i: int, exc: BaseException) -> None:
+        self.states[i].status = failure_text(exc)
+        self.say(f"{self.states[i].cell.label}: {self.states[i].status}")
+        self.finish(i)
 
 
 def measure_epf(cells: Iterable[EpfCell], protocol: EpfProtocol | None = None, device: str = "cuda",
                 meter=None, on_result: Callable[[EpfCell, dict], Any] | None = None, *,
-                idle_power_w: float | None = None, threads: int | None = None,
+                idle_power_w: float | None = None, counter_read_s: float | None = None, threads: int | None = None,
                 log: Callable[[str], Any] | None = None, sleep: Callable[[float], Any] = time.sleep,
                 clock: Callable[[], float] = time.perf_counter) -> list[dict]:
     """Measure every cell under ``protocol``; one result dict per cell, in order.
 
     ``meter`` defaults to :func:`~gconvlib.measure.meters.select_meter` for the device.
     ``idle_power_w``: active-idle power measured before (else measured here for ``idle_s``).
+    ``counter_read_s``: one counter read, measured before (else probed here): it sizes the queue.
     ``on_result(cell, result)`` is called as soon as a cell is finished (or has failed).
     ``threads``: torch threads while measuring (restored). A cell that fails to build, capture or
     run gets ``status = "failed: ..."`` and the others go on.
     """
     from .meters import select_meter
-    from .window import idle_power, measure_window
 
     protocol = protocol if protocol is not None else EpfProtocol()
     if not isinstance(protocol, EpfProtocol):
@@ -553,120 +468,33 @@ def measure_epf(cells: Iterable[EpfCell], protocol: EpfProtocol | None = None, d
     device = resolve_device(device)
     if not cells:
         return []
-    say = log or (lambda msg: None)
-    mode, mode_note = effective_mode(protocol.mode, device)
-    is_cuda = device.startswith("cuda")
-    states = [_State(c) for c in cells]
-    results: list[dict | None] = [None] * len(states)
-
-    def sync():
-        if is_cuda:
-            import torch
-
-            torch.cuda.synchronize(device)
-
-    with measuring(device, protocol.cudnn_benchmark, threads, protocol.seed):
+    with measuring(device, protocol.cudnn_benchmark, threads, protocol.seed, protocol.tf32):
         own_meter = meter is None
         if own_meter:
-            meter = select_meter(device, sync, uuid=cuda_uuid(device) if is_cuda else None)
+            meter = select_meter(device, (lambda: torch.cuda.synchronize(device)) if device.startswith("cuda") else None,
+                                 **cuda_identity(device))
+        run = EpfRun(cells, protocol, device, meter, on_result, idle_power_w=idle_power_w,
+                     counter_read_s=counter_read_s, log=log, sleep=sleep, clock=clock)
         try:
-            env = environment(device, meter)
-            idle = {"w": idle_power_w, "note": None if idle_power_w is not None else "not measured yet"}
-
-            def ensure_idle() -> None:
-                if idle["note"] == "not measured yet":
-                    sync()
-                    idle["w"], idle["note"] = idle_power(meter, protocol.idle_s, sleep=sleep, clock=clock)
-                    if idle["w"] is not None:
-                        say(f"active idle power: {idle['w']:.1f} W")
-
-            def base(state: _State) -> dict:
-                return {"status": state.status, "mode": mode, "requested_mode": protocol.mode,
-                        "mode_note": mode_note, "meter": meter.name, "meter_approximate": bool(meter.approximate),
-                        "meter_note": getattr(meter, "reason", None) or getattr(meter, "fallback_reason", None),
-                        **env, "measured_at": utc_now()}
-
-            def finish(i: int) -> None:
-                state = states[i]
-                result = base(state)
-                if state.status == OK:
-                    result.update(summarize_trials(state.trials, state.cell.batch_size, idle["w"]))
-                    result.update(idle_power_w=idle["w"], idle_note=idle["note"], steps_per_trial=state.steps,
-                                  chunk_steps=state.chunk, stop_reason=state.stop_reason,
-                                  notes=sorted({t.note for t in state.trials if t.note}) or None,
-                                  telemetry=_summarize_telemetry(state.trials))
-                results[i] = result
-                state.runner, state.done = None, True  # frees the model and the graph's memory pool
-                if is_cuda:
-                    import torch
-
-                    torch.cuda.empty_cache()
-                if on_result is not None:
-                    on_result(state.cell, result)
-
-            def fail(i: int, exc: BaseException) -> None:
-                states[i].status = failure_text(exc)
-                say(f"{states[i].cell.label}: {states[i].status}")
-                finish(i)
-
-            def setup(i: int) -> None:
-                state = states[i]
-                try:
-                    state.runner = TrainStep(state.cell, device, mode, protocol.warmup_steps, protocol.seed)
-                    step_s = calibrate_step_seconds(state.runner.timed, protocol.calibration_s)
-                except Exception as exc:  # noqa: BLE001 - a failed cell is a result, the group goes on
-                    state.runner = None
-                    fail(i, exc)
-                    return
-                state.steps = steps_for_window(step_s, protocol.window_s)
-                state.chunk = max(1, min(state.steps, round(protocol.chunk_s / step_s)))
-                say(f"{state.cell.label}: {1000 * step_s:.3f} ms/step -> {state.steps} steps per window, "
-                    f"chunks of {state.chunk}")
-
-            if mode_note:
-                say(mode_note)
-            if protocol.interleave:
-                for i in range(len(states)):
-                    setup(i)
-            for i in interleaved_schedule(len(states), lambda j: states[j].done, protocol.interleave):
-                state = states[i]
-                if state.runner is None:
-                    setup(i)
-                    if state.done:
-                        continue
-                ensure_idle()
-                try:
-                    w = measure_window(state.runner, meter, state.steps, state.chunk, clock=clock,
-                                       timeout_s=protocol.align_timeout_s)
-                except Exception as exc:  # noqa: BLE001
-                    fail(i, exc)
-                    continue
-                trial = TrialResult(w.steps, w.seconds, w.joules, w.watts, w.counter_seconds, w.aligned,
-                                    w.unavailable_reason, w.note, _telemetry(meter))
-                state.trials.append(trial)
-                b = state.cell.batch_size
-                say(f"{state.cell.label} trial {len(state.trials)}: {w.seconds:.2f} s, "
-                    f"{1000 * w.seconds / w.steps:.3f} ms/step"
-                    + (f", {1000 * w.joules / (w.steps * b):.3f} mJ/frame" if w.joules is not None else ""))
-                values = stopping_values(state.trials, b)
-                if should_stop(values, protocol.min_trials, protocol.max_trials, protocol.target_cv):
-                    cv = coefficient_of_variation(values)
-                    state.stop_reason = "target_cv" if cv <= protocol.target_cv else "max_trials"  # NaN -> max
-                    finish(i)
-                if protocol.cooldown_s > 0 and not all(s.done for s in states):
-                    sync()
-                    sleep(protocol.cooldown_s)
+            return run.run()
         finally:
-            for state in states:
-                state.runner = None
+            run.close()
             if own_meter:
                 meter.close()
-    return [r for r in results if r is not None]
+
+
+def cuda_identity(device: str) -> dict:
+    """``uuid`` and ``pci_bus_id`` of a CUDA device for :func:`~gconvlib.measure.meters.select_meter`
+    (empty for a CPU)."""
+    if not device.startswith("cuda"):
+        return {}
+    return {"uuid": cuda_uuid(device), "pci_bus_id": cuda_pci_bus_id(device)}
 
 
 __all__ = [
-    "EpfCell", "EpfProtocol", "MODES", "OK", "TrainStep", "TrialResult", "calibrate_step_seconds",
-    "coefficient_of_variation", "cpu_name", "cuda_uuid", "device_name", "dynamic_joules", "effective_mode",
-    "environment", "failure_text", "interleaved_schedule", "measure_epf", "measuring", "resolve_device",
-    "sample_std", "should_stop", "steps_for_window", "stopping_values", "summarize_trials", "utc_now",
+    "EpfCell", "EpfProtocol", "EpfRun", "MODES", "OK", "TrainStep", "TrialResult", "backend_flags",
+    "calibrate_step_seconds", "coefficient_of_variation", "cpu_name", "cuda_identity", "cuda_pci_bus_id",
+    "cuda_uuid", "device_name", "dynamic_joules", "effective_mode", "environment", "failure_text",
+    "interleaved_schedule", "measure_epf", "measuring", "probe_read_seconds", "resolve_device", "sample_std",
+    "should_stop", "steps_for_window", "stopping_values", "summarize_trials", "utc_now",
 ]
