@@ -115,8 +115,8 @@ from .equations import (PAPER_BETA_RANGE, Constants, Layer, balanced_groups, cos
                         gamma_for_group_size, layer_counts, table1, table2, tables_side_by_side)
 from .fit import bootstrap_epf, fit_epf, fit_residuals, predict_epf
 from .frames import FRAME_COLUMNS, normalize_frame, paper_epf_frame
-from .networks import (grouped_layers, model_layers, network_curves, network_epf, per_layer_optimum, valid_ks,
-                       variant_counts)
+from .networks import (grouped_layers, model_layers, network_cost, network_curves, network_epf, per_layer_optimum,
+                       valid_ks, variant_counts)
 from .validation import leave_one_out, loo_summary, optimum_table
 
 __all__ = [
@@ -124,7 +124,7 @@ __all__ = [
     "table1", "table2", "tables_side_by_side",
     "layer_counts", "cost_curves", "balanced_groups", "energy_optimal_group_size", "gamma_for_group_size",
     "model_layers", "grouped_layers", "variant_counts", "valid_ks",
-    "network_epf", "network_curves", "per_layer_optimum",
+    "network_cost", "network_epf", "network_curves", "per_layer_optimum",
     "paper_epf_frame", "normalize_frame", "fit_epf", "bootstrap_epf", "predict_epf", "fit_residuals",
     "leave_one_out", "loo_summary", "optimum_table",
 ]

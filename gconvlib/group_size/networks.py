@@ -151,6 +151,14 @@ def _cost_sum_and_derivative(arrays, beta, batch_size, amortize_params, layers):
     return float(t.sum()), float(np.sum(t * (np.log(D) - np.log(M))))
 
 
+def network_cost(model: str, scheme: str, k: int, beta: float, batch_size: int = 1, amortize_params: bool = True,
+                 layers: str = "all", input_size: int = DEFAULT_INPUT_SIZE) -> tuple[float, float]:
+    """The layer sum S = sum_l M_l^(1-beta) (A_l + P_l/B)^beta of one variant and dS/dbeta (what a
+    prediction's standard error needs: EPF = offset + scale * S)."""
+    return _cost_sum_and_derivative(_variant_arrays(model, _norm_scheme(scheme), int(k), int(input_size)), beta,
+                                    batch_size, amortize_params, layers)
+
+
 def network_epf(model: str, scheme: str, k: int, constants: Constants, batch_size: int = 1,
                 amortize_params: bool = True, layers: str = "all", input_size: int = DEFAULT_INPUT_SIZE) -> float:
     """Model EPF (mJ) = offset + scale * alpha^beta * sum_l M_l^(1-beta) (A_l + P_l/B)^beta."""

@@ -1,0 +1,445 @@
+"""``gconv advise``: which group size G for this model on this device, measured, fitted and checked.
+
+E2GC's Eq. 1 weighs saved MACs against lost data reuse with platform constants, and Eq. 4 makes a
+constant group size G = const_1 the rule, "fixed for a particular DNN on a particular hardware
+platform"; the paper reads const_1 off tables for two 2017 GPUs. Here the same model
+(:mod:`gconvlib.group_size`: value = offset + scale * sum_l M^(1-beta) (A + P/B)^beta) is fitted
+to a handful of measurements made on the device at hand:
+
+1. an initial design, :data:`INITIAL` (both ends of each family and a middle E2GC G: enough for
+   offset, scale and beta with two degrees of freedom left);
+2. then one variant at a time where the fit is least sure: among the unmeasured variants that
+   could still beat the best measured one of their family (prediction minus :data:`BAND` standard
+   errors below it) the one whose prediction has the largest standard error (delta method on the
+   fit's covariance). It stops when no variant could, when all are measured, or when what is left
+   of the budget would not cover one more cell;
+3. the recommendation: the E2GC G with the lowest fitted value, its predicted and measured saving
+   against G = 1 and against FgGC's best g, the fit's leave-one-out error, and whether the measured
+   optimum is within noise of its measured neighbours.
+
+Every measurement is a results-store record made by the measurement cells and protocol of
+:mod:`gconvlib.measure` (:func:`gconvlib.measure.sources.measure_here`): a second call with the same
+arguments reads them back and measures nothing, and one stopped by its budget continues where it
+stopped (the search depends only on the measured values, so a call replays the same path). On a
+CPU the value is time per frame (the fastest window's step time / B), never energy; on a GPU with
+an energy counter it is EPF (mJ per frame), with the time beside it. The default protocol is the
+one the book's e2gc_energy chapter uses on a CPU (:data:`PROTOCOL`), so their records are shared.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import group_size as gs
+from .measure.experiments import E2GC_VARIANTS
+
+UNITS = {"time": "ms/frame", "energy": "mJ/frame"}
+#: measured first: E2GC G = 1 (the saving's reference), a middle G and the largest; FgGC's ends
+INITIAL = ("e2gc:1", "e2gc:4", "e2gc:32", "gc:4", "gc:32")
+#: a variant "could beat" the best measured one when its prediction minus BAND standard errors does
+BAND = 2.0
+#: seconds of the budget kept back for the last fit and the leave-one-out refits
+RESERVE_S = 4.0
+#: the e2gc_energy chapter's CPU protocol (quick profile): the advisor's records are the chapter's
+PROTOCOL = dict(warmup_steps=2, window_s=0.5, min_trials=3, max_trials=4, target_cv=0.03, idle_s=0.0,
+                calibration_s=0.1)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One measured variant (``e2gc:G`` / ``gc:g``): time per frame (ms) and, where an energy
+    counter was read, EPF (mJ), each with its per-trial values."""
+
+    variant: str
+    time_ms: float
+    time_trials: tuple = ()
+    energy_mj: float = math.nan
+    energy_trials: tuple = ()
+    cv: float = math.nan
+    status: str = "ok"
+    record_key: str | None = None
+
+    def value(self, metric: str) -> float:
+        return self.energy_mj if metric == "energy" else self.time_ms
+
+    def trials(self, metric: str) -> tuple:
+        return self.energy_trials if metric == "energy" else self.time_trials
+
+    def ok(self, metric: str) -> bool:
+        v = self.value(metric)
+        return self.status == "ok" and v is not None and math.isfinite(v)
+
+    def spread(self, metric: str) -> float:
+        """max - min over the trials: the noise a neighbour's difference is compared with."""
+        t = self.trials(metric)
+        return float(max(t) - min(t)) if len(t) >= 2 else 0.0
+
+
+def _family(variant: str) -> tuple[str, int]:
+    kind, _, k = variant.partition(":")
+    return kind, int(k)
+
+
+def candidates_for(model: str, input_size: int) -> list[str]:
+    """The paper's variants (:data:`gconvlib.measure.experiments.E2GC_VARIANTS`) the model's grouped
+    layers allow; ValueError, in one line, for a model without E2GC / FgGC variants."""
+    try:
+        allowed = {"e2gc": set(gs.valid_ks(model, "e2gc", input_size)), "gc": set(gs.valid_ks(model, "fggc", input_size))}
+    except Exception as e:  # noqa: BLE001 - any failure to build the variants means: not an E2GC model
+        raise ValueError(f"{model} has no E2GC/FgGC variants to compare ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0] if str(e) else ''}); advise works for mobilenet_v1, resnext50") from None
+    out = [v for v in E2GC_VARIANTS if _family(v)[1] in allowed[_family(v)[0]]]
+    if not any(v.startswith("e2gc:") for v in out):
+        raise ValueError(f"{model}: none of the paper's group sizes divides its grouped layers")
+    return out
+
+
+# -- the fit and its uncertainty ------------------------------------------------------------------
+
+@dataclass
+class FitState:
+    """The fit to the measured variants and each candidate's prediction with its standard errors
+    (``se``: of the fitted mean; ``se_new``: of a new measurement, adding the residual variance)."""
+
+    row: pd.Series
+    mu: dict
+    se: dict
+    se_new: dict
+    sigma: float
+
+
+def fit_measurements(model: str, measured: Sequence[Measurement], candidates: Sequence[str], metric: str,
+                     batch_size: int, input_size: int, device: str = "device") -> FitState:
+    ok = [m for m in measured if m.ok(metric)]
+    if len(ok) < 4:
+        bad = [f"{m.variant}: {m.status}" for m in measured if not m.ok(metric)]
+        raise ValueError(f"only {len(ok)} of {len(measured)} variants measured successfully and the fit needs 4"
+                         + (f" (first failure: {bad[0]})" if bad else ""))
+    frame = pd.DataFrame([dict(model=model, scheme=_family(m.variant)[0], k=_family(m.variant)[1],
+                               batch_size=batch_size, device=device, input_size=input_size, value=m.value(metric))
+                          for m in ok])
+    row = gs.fit_epf(frame, value="value").iloc[0]
+    beta, scale, offset = float(row["beta"]), float(row["scale"]), float(row["offset_mj"])
+
+    def grad(variant):
+        s, ds = gs.network_cost(model, _family(variant)[0], _family(variant)[1], beta, batch_size,
+                                input_size=input_size)
+        g = [1.0, s] + ([] if row["beta_at_bound"] else [scale * ds])
+        return offset + scale * s, np.array(g)
+
+    J = np.array([grad(m.variant)[1] for m in ok])
+    dof = len(ok) - J.shape[1]
+    sigma2 = float(row["rss_group"]) / dof if dof > 0 else math.inf
+    norms = np.linalg.norm(J, axis=0)
+    norms[norms == 0] = 1.0
+    try:  # columns scaled first: 1, S (~1e3) and scale dS/dbeta differ by orders of magnitude
+        cov = np.linalg.inv((J / norms).T @ (J / norms)) / np.outer(norms, norms)
+    except np.linalg.LinAlgError:
+        cov = np.full((J.shape[1],) * 2, math.inf)
+    mu, se, se_new = {}, {}, {}
+    for v in candidates:
+        mu[v], g = grad(v)
+        var = float(g @ cov @ g) * sigma2 if math.isfinite(sigma2) else math.inf
+        se[v] = math.sqrt(max(var, 0.0)) if math.isfinite(var) else math.inf
+        se_new[v] = math.sqrt(se[v] ** 2 + sigma2) if math.isfinite(se[v]) else math.inf
+    return FitState(row, mu, se, se_new, math.sqrt(sigma2) if math.isfinite(sigma2) else math.inf)
+
+
+def next_variant(state: FitState, measured: dict, todo: Sequence[str], metric: str) -> str | None:
+    """Where the fit is least sure among the variants that could still beat their family's best."""
+    best = {}
+    for v, m in measured.items():
+        if m.ok(metric):
+            fam = _family(v)[0]
+            best[fam] = min(best.get(fam, math.inf), m.value(metric))
+    plausible = [v for v in todo if state.mu[v] - BAND * state.se_new[v] < best.get(_family(v)[0], math.inf)]
+    if not plausible:
+        return None
+    widest = max(state.se[v] for v in plausible)
+    if not math.isfinite(widest) or widest > 1e-9 * max(abs(state.mu[v]) for v in plausible):
+        return max(plausible, key=lambda v: state.se[v])  # first in candidate order on ties
+    return min(plausible, key=lambda v: state.mu[v])  # an exact fit: the lowest prediction
+
+
+# -- the search -----------------------------------------------------------------------------------
+
+@dataclass
+class Advice:
+    """What :func:`search` found; :meth:`table`, :meth:`lines` and :meth:`summary_line` print it."""
+
+    model: str
+    device: str
+    metric: str
+    batch_size: int
+    input_size: int
+    candidates: list
+    measured: dict
+    order: list
+    state: FitState
+    stop_reason: str
+    new: int = 0
+    cached: int = 0
+    loo: pd.DataFrame = field(default_factory=pd.DataFrame)
+    complete: list = field(default_factory=list)
+
+    @property
+    def unit(self) -> str:
+        return UNITS[self.metric]
+
+    def _value(self, v: str) -> float:
+        m = self.measured.get(v)
+        return m.value(self.metric) if m is not None and m.ok(self.metric) else math.nan
+
+    def _best(self, family: str, values: dict) -> str | None:
+        got = {v: x for v, x in values.items() if v.startswith(family + ":") and math.isfinite(x)}
+        return min(got, key=got.get) if got else None
+
+    @property
+    def recommended(self) -> str:
+        return self._best("e2gc", {v: self.state.mu[v] for v in self.candidates})
+
+    @property
+    def measured_best(self) -> str | None:
+        return self._best("e2gc", {v: self._value(v) for v in self.measured})
+
+    @property
+    def fggc_best(self) -> str | None:
+        return self._best("gc", {v: self._value(v) for v in self.measured})
+
+    def saving_pct(self, against: str | None, predicted: bool) -> float:
+        """100 (cost(against) - cost(recommended)) / cost(against): > 0 when the recommendation saves."""
+        if against is None:
+            return math.nan
+        cost = self.state.mu if predicted else {v: self._value(v) for v in self.candidates}
+        a, r = cost.get(against, math.nan), cost.get(self.recommended, math.nan)
+        return 100.0 * (a - r) / a if a and math.isfinite(a) and math.isfinite(r) else math.nan
+
+    @property
+    def loo_error_pct(self) -> float:
+        return float(self.loo["abs_pct_error"].mean()) if len(self.loo) else math.nan
+
+    def noise_note(self) -> str:
+        """"G = 8 or 16: within noise" when a measured neighbour of the measured best E2GC G is closer
+        to it than the larger of their trial spreads; else "G = 8: outside the neighbours' noise"."""
+        best = self.measured_best
+        if best is None:
+            return "no E2GC variant measured"
+        sizes = sorted(_family(v)[1] for v in self.measured if v.startswith("e2gc:") and self.measured[v].ok(self.metric))
+        i = sizes.index(_family(best)[1])
+        b = self.measured[best]
+        tied = [G for G in (sizes[i - 1] if i else None, sizes[i + 1] if i + 1 < len(sizes) else None)
+                if G is not None and self._value(f"e2gc:{G}") - b.value(self.metric)
+                <= max(b.spread(self.metric), self.measured[f"e2gc:{G}"].spread(self.metric))]
+        G = _family(best)[1]
+        if tied:
+            return f"G = {' or '.join(str(x) for x in sorted([G, *tied]))}: within noise"
+        return f"G = {G}: outside its measured neighbours' spread"
+
+    def per_layer_note(self) -> str | None:
+        """The fitted model's best G per grouped layer, when it is not one G for all of them."""
+        c = gs.Constants(beta=float(self.state.row["beta"]), scale=float(self.state.row["scale"]),
+                         offset=float(self.state.row["offset_mj"]))
+        per = gs.per_layer_optimum(self.model, c, self.batch_size, input_size=self.input_size)
+        counts = per["energy_G_best"].value_counts().sort_index()
+        if len(counts) <= 1:
+            return None
+        return ("per layer, the fitted model's best G differs: "
+                + ", ".join(f"G = {G} ({n} layer{'s' if n > 1 else ''})" for G, n in counts.items()))
+
+    def table(self) -> pd.DataFrame:
+        rows = []
+        for v in self.candidates:
+            m = self.measured.get(v)
+            rows.append(dict(variant=v, order=self.order.index(v) + 1 if v in self.order else None,
+                             measured=self._value(v), spread=m.spread(self.metric) if m else math.nan,
+                             time_ms=m.time_ms if m else math.nan, cv_pct=100 * m.cv if m else math.nan,
+                             predicted=self.state.mu[v], predicted_se=self.state.se[v],
+                             status=m.status if m else ("measured after the search" if v in self.complete
+                                                        else "not measured")))
+        return pd.DataFrame(rows)
+
+    def summary_line(self) -> str:
+        g = lambda v: _family(v)[1] if v else "nan"  # noqa: E731
+        return (f"recommended_G={g(self.recommended)} measured_best_G={g(self.measured_best)} "
+                f"predicted_saving_pct={self.saving_pct('e2gc:1', True):.1f} "
+                f"measured_saving_pct={self.saving_pct('e2gc:1', False):.1f} loo_error_pct={self.loo_error_pct:.1f}")
+
+    def lines(self) -> list[str]:
+        r = self.state.row
+        rec, fg = self.recommended, self.fggc_best
+        out = [f"{self.model} on {self.device}, B = {self.batch_size}, {self.input_size} px: {self.metric} "
+               f"({self.unit}); {len(self.order)} variants measured by the search ({self.new} now, "
+               f"{self.cached} read from the store); stopped: {self.stop_reason}",
+               self.table().to_string(index=False, float_format=lambda x: f"{x:.4g}"),
+               f"fit: beta = {r['beta']:.3f} +- {r['beta_se']:.3f}, scale = {r['scale']:.4g} +- {r['scale_se']:.2g}, "
+               f"offset = {r['offset_mj']:.4g} +- {r['offset_se']:.2g} {self.unit}; in-sample R^2 {r['r2']:.3f}; "
+               f"leave-one-out error {self.loo_error_pct:.1f} %",
+               f"recommended: E2GC G = {_family(rec)[1]}; saving against G = 1: predicted "
+               f"{self.saving_pct('e2gc:1', True):.1f} %, measured {self.saving_pct('e2gc:1', False):.1f} %"
+               + (f"; against FgGC's best measured g = {_family(fg)[1]}: predicted {self.saving_pct(fg, True):.1f} %, "
+                  f"measured {self.saving_pct(fg, False):.1f} %" if fg else ""),
+               f"measured best: {self.noise_note()}"]
+        layer = self.per_layer_note()
+        if layer:
+            out.append(layer)
+        return out + [self.summary_line()]
+
+
+def search(model: str, measure: Callable[[list], tuple[list, int]], *, batch_size: int = 1, input_size: int = 224,
+           metric: str = "time", device: str = "device", candidates: Sequence[str] | None = None,
+           initial: Sequence[str] = INITIAL, budget_s: float | None = 60.0, reserve_s: float = RESERVE_S,
+           complete: bool = False, clock: Callable[[], float] = time.monotonic,
+           log: Callable[[str], object] | None = None) -> Advice:
+    """Measure, fit, choose the next variant, until done (module docstring); returns the :class:`Advice`.
+
+    ``measure(variants)`` returns ``(measurements, n_new)``: one :class:`Measurement` per variant and
+    how many were measured now (the rest read from a store). ``metric``: "time", "energy" or "auto"
+    (energy when every initial measurement has it). ``complete``: after the search, measure the
+    variants it left out too (for the check against the full sweep; budget permitting)."""
+    say = log or (lambda msg: None)
+    candidates = list(candidates) if candidates is not None else candidates_for(model, input_size)
+    start, measured, order, spent = clock(), {}, [], {"per_cell": None, "new": 0, "cached": 0}
+
+    def take(variants):
+        t0 = clock()
+        got, n_new = measure(list(variants))
+        if n_new:
+            spent["per_cell"] = max(spent["per_cell"] or 0.0, (clock() - t0) / n_new)
+        spent["new"] += n_new
+        spent["cached"] += len(got) - n_new
+        for m in got:
+            measured[m.variant] = m
+        return got
+
+    def affordable() -> bool:
+        if budget_s is None or spent["per_cell"] is None:
+            return True
+        return budget_s - (clock() - start) - reserve_s >= spent["per_cell"]
+
+    for m in take([v for v in initial if v in candidates]):
+        order.append(m.variant)
+    if metric == "auto":
+        metric = "energy" if all(m.ok("energy") for m in measured.values() if m.status == "ok") else "time"
+        say(f"metric: {metric}")
+    elif metric == "energy" and not any(m.ok("energy") for m in measured.values()):
+        raise ValueError(f"energy is not measured on {device} (no energy counter read); use --metric time")
+    stop = "all variants measured"
+    while True:
+        state = fit_measurements(model, list(measured.values()), candidates, metric, batch_size, input_size, device)
+        todo = [v for v in candidates if v not in measured]
+        if not todo:
+            break
+        nxt = next_variant(state, measured, todo, metric)
+        if nxt is None:
+            stop = f"no unmeasured variant could beat its family's best (prediction - {BAND:g} se)"
+            break
+        if not affordable():
+            stop = "budget spent (run again to continue)"
+            break
+        say(f"next: {nxt} (predicted {state.mu[nxt]:.4g} +- {state.se[nxt]:.2g})")
+        order.extend(m.variant for m in take([nxt]))
+    rec = min((v for v in candidates if v.startswith("e2gc:")), key=lambda v: state.mu[v])
+    extra = [v for v in candidates if v not in measured] if complete else ([rec] if rec not in measured else [])
+    if extra and affordable():
+        take(extra)  # checked against, not fitted: the recommendation stays the search's
+    advice = Advice(model, device, metric, batch_size, input_size, candidates, measured, order, state, stop,
+                    spent["new"], spent["cached"], complete=[v for v in extra if v in measured])
+    advice.loo = _loo(advice)
+    return advice
+
+
+def _loo(advice: Advice) -> pd.DataFrame:
+    """Leave-one-variant-out over the variants the search measured (the fit it recommends from)."""
+    ok = [advice.measured[v] for v in advice.order if advice.measured[v].ok(advice.metric)]
+    if len(ok) < 5:  # leaving one out must leave the 4 a fit needs
+        return pd.DataFrame()
+    frame = pd.DataFrame([dict(model=advice.model, scheme=_family(m.variant)[0], k=_family(m.variant)[1],
+                               batch_size=advice.batch_size, device=advice.device, input_size=advice.input_size,
+                               value=m.value(advice.metric)) for m in ok])
+    return gs.leave_one_out(frame, value="value")
+
+
+# -- on a real device -----------------------------------------------------------------------------
+
+def measurement_of(row: pd.Series) -> Measurement:
+    """A :class:`Measurement` from a row of :func:`gconvlib.measure.analysis.frame` (one EPF record):
+    time per frame = the fastest window's step time / B; EPF where the energy counter was read."""
+    B = int(row["batch_size"])
+    trials = tuple(float(t) / B for t in (row.get("trial_ms_per_step") or []))
+    epf = row.get("epf_total_mj")
+    energy = tuple(float(t) for t in (row.get("trial_epf_mj") or [])) if row.get("trial_epf_mj") is not None else ()
+    ms = row.get("ms_fastest")
+    return Measurement(str(row["variant"]), float(ms) / B if ms is not None and pd.notna(ms) else math.nan, trials,
+                       float(epf) if epf is not None and pd.notna(epf) else math.nan, energy,
+                       float(row.get("cv")) if pd.notna(row.get("cv")) else math.nan, str(row["status"]),
+                       row.get("record_key"))
+
+
+def device_measure(model: str, device: str = "cpu", batch_size: int = 1, input_size: int | None = None, *,
+                   store=None, threads: int | None = None, protocol=None, profile: str | None = "advise",
+                   log: Callable[[str], object] | None = None) -> Callable[[list], tuple[list, int]]:
+    """The ``measure`` of :func:`search` on this machine: the EPF cells and protocol of
+    :mod:`gconvlib.measure`, each cell a record in ``store`` (default: this machine's results store)."""
+    from .measure.protocol import EpfCell, EpfProtocol
+    from .measure.records import EPF
+    from .measure.sources import measure_here
+    from .models import ModelSpec
+
+    protocol = protocol if protocol is not None else EpfProtocol(**PROTOCOL)
+
+    def measure(variants):
+        cells = [EpfCell(ModelSpec(model, v, input_size=input_size), batch_size) for v in variants]
+        frame, counts = measure_here(EPF, cells, device, epf_protocol=protocol, threads=threads, store=store,
+                                     profile=profile, group_of=lambda cell: 0, log=log)
+        rows = {r["spec"]: r for _, r in frame.iterrows()}
+        out = [measurement_of(rows[c.spec.text]) if c.spec.text in rows else
+               Measurement(v, math.nan, status="failed: no record") for v, c in zip(variants, cells)]
+        return out, int(counts["measured"])
+
+    return measure
+
+
+def advise(model: str, device: str = "cpu", batch_size: int = 1, input_size: int | None = None, *,
+           budget_s: float | None = 60.0, metric: str | None = None, out: Path | str | None = None, store=None,
+           threads: int | None = None, protocol=None, complete: bool = False, profile: str | None = "advise",
+           log: Callable[[str], object] | None = None) -> Advice:
+    """:func:`search` on this machine's ``device``. ``metric``: None = energy on a GPU where its counter
+    is read, else time. ``out``: a store root for the records, with a CSV beside them (e.g.
+    ``data/results/reference/<device>/`` to contribute them); ``threads``: CPU threads (None: 1 on a
+    CPU, the e2gc_energy chapter's setting; all on a GPU host)."""
+    from .measure.protocol import device_name, resolve_device
+    from .models import ModelSpec
+    from .store import ResultsStore
+
+    if metric not in (None, *UNITS):
+        raise ValueError(f"metric must be one of {', '.join(UNITS)}, got {metric!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch size must be >= 1, got {batch_size}")
+    device = resolve_device(device)
+    size = ModelSpec(model, input_size=input_size).input_size
+    if threads is None and device == "cpu":
+        threads = 1
+    if out is not None:
+        store = ResultsStore(out)
+    measure = device_measure(model, device, batch_size, input_size, store=store, threads=threads,
+                             protocol=protocol, profile=profile, log=log)
+    advice = search(model, measure, batch_size=batch_size, input_size=size,
+                    metric=metric or ("auto" if device.startswith("cuda") else "time"), device=device_name(device),
+                    budget_s=budget_s, complete=complete, log=log)
+    if out is not None:
+        export(advice, store)
+    return advice
+
+
+def export(advice: Advice, store) -> list[Path]:
+    """The records of every measured variant as ``advise_<device>.csv`` beside the store's records."""
+    from .measure.records import EPF, export_csv
+
+    keys = {m.record_key for m in advice.measured.values() if m.record_key}
+    return export_csv([r for r in store.records(EPF) if r["key"] in keys], "advise", store.root)
