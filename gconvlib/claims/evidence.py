@@ -35,6 +35,13 @@ sanity      None when the setting passed its sanity check, else the reason it fa
 part        (optional; added by this implementation) the part of the model or dataset a value
             belongs to: a layer name (``per: layer`` claims), a data split (``train``/``val``/
             ``test``/``total``), ``min``/``max`` of a printed range.
+data        ``real`` | ``stand-in`` (synthetic images generated offline); where not given, read
+            from ``spec`` (the training chapters write ``<task> (standin)`` there); None: no data.
+replicates  what ``n`` counts: ``seeds`` (trained values) | ``trials`` (repeated timings or
+            energy windows of one setting); where not given, ``seeds`` for trained quantities
+            (:data:`TRAINED`) and ``trials`` for other measured values. Only seeds count toward
+            :data:`MIN_SEEDS`: timing trials say how steady a clock is, not how a result varies
+            with the initialisation.
 """
 from __future__ import annotations
 
@@ -45,14 +52,17 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-EXACT, MEASURED_HERE, MEASURED, QUOTED, SCALED = "exact", "measured here", "measured", "quoted", "scaled-down"
+from ..value_kinds import EXACT, MEASURED, MEASURED_HERE, QUOTED, SCALED  # noqa: E402  (named once there)
 #: evidence kinds; when several rows give the same cell, the first kind in this order is used
 KINDS = (EXACT, MEASURED, MEASURED_HERE, SCALED, QUOTED)
 
 REQUIRED = ("model", "variant", "quantity", "value", "kind")
 COLUMNS = ("model", "variant", "quantity", "value", "std", "n", "kind", "device", "batch_size", "dataset",
-           "epoch", "source", "spec", "sanity", "part")
-_TEXT = ("model", "variant", "quantity", "kind", "device", "dataset", "source", "spec", "sanity", "part")
+           "epoch", "source", "spec", "sanity", "part", "data", "replicates")
+_TEXT = ("model", "variant", "quantity", "kind", "device", "dataset", "source", "spec", "sanity", "part", "data",
+         "replicates")
+REAL, STAND_IN = "real", "stand-in"
+SEEDS, TRIALS = "seeds", "trials"
 _KEY = ("model", "variant", "quantity", "device", "batch_size", "dataset", "part", "epoch")
 
 #: quantities of trained runs: their scaled-down or measured values are means over seeds, and a
@@ -124,6 +134,8 @@ class Cell:
     spec: str | None = None
     sanity: str | None = None
     part: str | None = None
+    data: str | None = None
+    replicates: str | None = None
 
     @property
     def spread(self) -> float:
@@ -132,8 +144,9 @@ class Cell:
 
     @property
     def needs_seeds(self) -> bool:
-        """A mean over seeds of a trained run: judged only with at least MIN_SEEDS seeds."""
-        return self.kind == SCALED or (self.quantity in TRAINED and self.kind in (MEASURED, MEASURED_HERE))
+        """A mean over seeds of a trained run: judged only with at least MIN_SEEDS seeds (timing
+        trials are not seeds and never count toward them)."""
+        return self.replicates == SEEDS and self.kind in (SCALED, MEASURED, MEASURED_HERE)
 
     @property
     def deterministic(self) -> bool:
@@ -198,6 +211,15 @@ class Evidence:
             raise ValueError("evidence: " + "; ".join(problems[:10]) +
                              (f"; +{len(problems) - 10} more" if len(problems) > 10 else ""))
         df["n"] = df["n"].astype(int)
+        df["data"] = pd.Series([d if d is not None else _data_of(spec) for d, spec in zip(df["data"], df["spec"])],
+                               index=df.index, dtype=object)
+        df["replicates"] = pd.Series([r if r is not None else _replicates_of(q, k)
+                                      for r, q, k in zip(df["replicates"], df["quantity"], df["kind"])],
+                                     index=df.index, dtype=object)
+        bad = sorted({str(d) for d in df["data"] if d not in (None, REAL, STAND_IN)} |
+                     {str(r) for r in df["replicates"] if r not in (None, SEEDS, TRIALS)})
+        if bad:
+            raise ValueError(f"evidence: data is {REAL} or {STAND_IN}, replicates {SEEDS} or {TRIALS}; got {bad}")
         return df
 
     @classmethod
@@ -294,7 +316,8 @@ class Evidence:
                         value=float(row.value), std=float(row.std), n=int(row.n), kind=_text(row.kind),
                         device=_text(row.device), batch_size=_int_or_none(row.batch_size),
                         dataset=_text(row.dataset), epoch=_float_or_none(row.epoch), source=_text(row.source),
-                        spec=_text(row.spec), sanity=_text(row.sanity), part=_text(row.part))
+                        spec=_text(row.spec), sanity=_text(row.sanity), part=_text(row.part),
+                        data=_text(row.data), replicates=_text(row.replicates))
             self._cells.append(cell)
             key = (cell.model, cell.variant, cell.quantity, cell.device, cell.batch_size, cell.dataset,
                    cell.part, cell.epoch)
@@ -341,6 +364,19 @@ def _join_sources(sources) -> str:
     return " / ".join(sources)
 
 
+def _data_of(spec: str | None) -> str | None:
+    """``stand-in`` for the training chapters' ``<task> (standin)`` spec, ``real`` for ``(real)``."""
+    if spec is None:
+        return None
+    return STAND_IN if "(standin)" in spec else REAL if "(real)" in spec else None
+
+
+def _replicates_of(quantity: str | None, kind: str | None) -> str | None:
+    if kind in (EXACT, QUOTED):
+        return None
+    return SEEDS if quantity in TRAINED else TRIALS
+
+
 def _is_vgg(scheme: str) -> bool:
     return scheme in ("baseline", "A", "B", "C", "D", "E")
 
@@ -366,5 +402,6 @@ def relative_pooled_std(a: Cell, b: Cell) -> float:
 
 
 __all__ = ["Evidence", "Cell", "KINDS", "COLUMNS", "REQUIRED", "TRAINED", "MIN_SEEDS", "BASE_UNITS",
-           "EXACT", "MEASURED_HERE", "MEASURED", "QUOTED", "SCALED", "layer_model", "pooled_std",
+           "EXACT", "MEASURED_HERE", "MEASURED", "QUOTED", "SCALED", "REAL", "STAND_IN", "SEEDS", "TRIALS",
+           "layer_model", "pooled_std",
            "relative_pooled_std"]
