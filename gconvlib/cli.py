@@ -162,6 +162,18 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("book-check", help="refuse to build a book from missing or failed notebooks")
     p.set_defaults(func=cmd_book_check)
 
+    p = sub.add_parser("advise", help="the group size G for this model on this device: measured, fitted, checked")
+    p.add_argument("model", help="a model with E2GC/FgGC variants: mobilenet_v1 or resnext50")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    p.add_argument("--batch-size", type=int, default=1, help="B (default 1)")
+    p.add_argument("--input-size", type=int, help="input resolution (default: the paper's 224)")
+    p.add_argument("--budget-s", type=float, default=60.0, help="seconds for measuring and fitting (default 60)")
+    p.add_argument("--metric", choices=("time", "energy"), help="default: energy on a GPU with a counter, else time")
+    p.add_argument("--out", help="store the records (and a CSV) here, e.g. data/results/reference/<device>/")
+    p.add_argument("--threads", type=int, help="CPU threads (default: 1 on a CPU, all on a GPU host)")
+    p.add_argument("--window-s", type=float, default=0.5, help="length of one timing window (default 0.5)")
+    p.set_defaults(func=cmd_advise)
+
     for extension in ("gconvlib.measure.cli", "gconvlib.train.cli", "gconvlib.parallel.cli"):
         try:
             module = __import__(extension, fromlist=["add_subcommands"])
@@ -171,6 +183,26 @@ def make_parser() -> argparse.ArgumentParser:
             continue
         module.add_subcommands(sub)
     return parser
+
+
+def cmd_advise(args) -> int:
+    from dataclasses import replace
+
+    from .advise import PROTOCOL, advise
+    from .measure.protocol import EpfProtocol
+
+    if args.input_size is not None and args.input_size < 32:
+        raise UsageError(f"--input-size must be at least 32 pixels, got {args.input_size}")
+    try:
+        protocol = replace(EpfProtocol(**PROTOCOL), window_s=args.window_s,
+                           calibration_s=min(PROTOCOL["calibration_s"], args.window_s))
+        advice = advise(args.model, args.device, args.batch_size, args.input_size, budget_s=args.budget_s,
+                        metric=args.metric, out=args.out, threads=args.threads, protocol=protocol,
+                        log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    print("\n".join(advice.lines()))
+    return 0
 
 
 def cmd_book_check(args) -> int:
