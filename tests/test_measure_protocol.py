@@ -291,3 +291,35 @@ def test_measure_epf_aligns_its_windows_to_a_stepped_nvml_counter():
     assert r["avg_power_w"] == pytest.approx(200.0, rel=tol)
     assert r["epf_total_mj"] == pytest.approx(200.0 * r["ms_per_step"] / 2, rel=2 * tol)
     assert r["idle_power_w"] == pytest.approx(200.0, rel=0.1) and abs(r["epf_dynamic_mj"]) < 0.15 * r["epf_total_mj"]
+
+
+def test_a_killed_call_resumes_from_its_journalled_trials(monkeypatch):
+    """Round-robin cells finish together at the end of their group: a call killed before would lose
+    them all. Each trial is journalled as it ends, and the next call starts from those trials."""
+    protocol = P.EpfProtocol(warmup_steps=0, window_s=0.02, min_trials=3, max_trials=3, idle_s=0.0,
+                             calibration_s=0.01, mode="eager")
+    c = cell("mobilenet_v1/e2gc:4/classes=10/size=64", 2)
+    journal = []
+
+    class Killed(BaseException):
+        pass
+
+    def killed_after_two(_, trial):
+        journal.append(trial)
+        if len(journal) == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        P.measure_epf([c], protocol, "cpu", meter=ScriptedCounter(), on_trial=killed_after_two)
+    new = []
+    (r,) = P.measure_epf([c], protocol, "cpu", meter=ScriptedCounter(), on_trial=lambda _, t: new.append(t),
+                         resume={c: journal})
+    assert len(new) == 1 and r["trials"] == 3 and r["trials_resumed"] == 2
+    assert r["trial_ms_per_step"][:2] == [round(1000 * t["seconds"] / t["steps"], 6) for t in journal]
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("a cell with all its trials journalled is not built again")
+
+    monkeypatch.setattr(P, "TrainStep", no_build)
+    (r,) = P.measure_epf([c], protocol, "cpu", meter=ScriptedCounter(), resume={c: journal + new})
+    assert r["status"] == "ok" and r["trials"] == 3 and r["trials_resumed"] == 3

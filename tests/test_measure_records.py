@@ -161,3 +161,48 @@ def test_cli_latency_prints_and_writes(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "vgg13_bn/E/size=32" in out and "wrote" in out
     assert list(tmp_path.glob("vgg_latency_*.csv")) and list((tmp_path / "latency").glob("*.json"))
+
+
+def test_the_journal_keeps_trials_until_their_cell_is_stored(tmp_path):
+    j = R.Journal(tmp_path / "journal" / "epf.jsonl")
+    assert j.trials("a") == []
+    j.add("a", {"steps": 10, "seconds": 1.0})
+    j.add("b", {"steps": 20, "seconds": 2.0})
+    j.add("a", {"steps": 11, "seconds": 1.1})
+    with open(j.path, "a") as f:
+        f.write('{"key": "a", "trial": {"steps": 1')          # a kill in the middle of a write
+    assert [t["steps"] for t in R.Journal(j.path).trials("a")] == [10, 11]
+    j.drop("a")
+    assert j.trials("a") == [] and [t["steps"] for t in j.trials("b")] == [20]
+    j.drop("b")
+    assert not j.path.exists()
+
+
+def test_a_budget_from_process_start_counts_the_start_up(monkeypatch):
+    clock = FakeClock()
+    clock.t = 100.0
+    monkeypatch.setattr(R, "process_age_s", lambda: 30.0)     # 30 s of imports and CUDA start-up
+    b = R.Budget.from_process_start(60.0, clock, reserve_s=10.0)
+    assert b.spent() == 30.0 and b.left() == 20.0 and not b.fits(25.0)
+
+
+def test_process_age_counts_the_time_before_the_import():
+    import subprocess
+    import sys
+
+    code = ("import time; time.sleep(0.5); from gconvlib.measure.records import process_age_s; "
+            "print(process_age_s())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert float(out.stdout) >= 0.5        # the sleep before the import is inside
+
+
+def test_the_pace_learned_on_one_group_sizes_the_next(tmp_path):
+    """Cells take twice their estimate: after the first group the next cells are estimated at 10 s
+    each, so with 18 s left only one of them starts (at 5 s each, both would)."""
+    store, log, clock = ResultsStore(tmp_path), [], FakeClock()
+    pace, budget = R.Pace(), R.Budget(38.0, clock)
+    measure = fake_measure(log, clock, cost=10.0)
+    run(store, ["a", "b"], log, measure=measure, estimate_s=lambda c: 5.0, budget=budget, pace=pace)
+    assert pace.factor("epf") == 2.0 and clock.t == 20.0
+    out = run(store, ["c", "d"], log, measure=measure, estimate_s=lambda c: 5.0, budget=budget, pace=pace)
+    assert log == ["a", "b", "c"] and out.stopped and out.skipped == ["d"]

@@ -292,6 +292,7 @@ class _State:
     step_s: float | None = None          # calibrated seconds per step (what sized the window)
     setup_s: float | None = None
     trials: list = field(default_factory=list)
+    resumed: int = 0                     # trials taken over from the journal of a stopped call
     done: bool = False
     status: str = OK
     stop_reason: str | None = None
@@ -322,12 +323,17 @@ class EpfRun:
     cells share: the meter, the environment, the idle power and one side stream for captures."""
 
     def __init__(self, cells: list, protocol: EpfProtocol, device: str, meter, on_result, *,
-                 idle_power_w: float | None, counter_read_s: float | None, log, sleep, clock):
+                 idle_power_w: float | None, counter_read_s: float | None, log, sleep, clock,
+                 on_trial=None, resume: dict | None = None):
         self.protocol, self.device, self.meter, self.on_result = protocol, device, meter, on_result
         self.say, self.sleep, self.clock = log or (lambda msg: None), sleep, clock
         self.mode, self.mode_note = effective_mode(protocol.mode, device)
         self.is_cuda = device.startswith("cuda")
         self.states = [_State(c) for c in cells]
+        self.on_trial = on_trial
+        for state in self.states:        # trials journalled by a call that was stopped
+            state.trials = [TrialResult(**t) for t in (resume or {}).get(state.cell, [])]
+            state.resumed = len(state.trials)
         self.results: list[dict | None] = [None] * len(cells)
         self.idle_w = idle_power_w
         self.idle_note = None if idle_power_w is not None else "not measured yet"
@@ -376,6 +382,8 @@ class EpfRun:
 
     def setup(self, i: int) -> None:
         state, p = self.states[i], self.protocol
+        if state.trials and self._stop(state):   # enough trials journalled: nothing left to run
+            return
         t0 = time.perf_counter()
         try:
             state.runner = TrainStep(state.cell, self.device, self.mode, p.warmup_steps, p.seed,
@@ -400,17 +408,27 @@ class EpfRun:
         except Exception as exc:  # noqa: BLE001
             self.fail(i, exc)
             return
-        state.trials.append(TrialResult(w.steps, w.seconds, w.joules, w.watts, w.counter_seconds, w.aligned,
-                                        w.unavailable_reason, w.note, _telemetry(self.meter), w.uncertainty_s))
+        trial = TrialResult(w.steps, w.seconds, w.joules, w.watts, w.counter_seconds, w.aligned,
+                            w.unavailable_reason, w.note, _telemetry(self.meter), w.uncertainty_s)
+        state.trials.append(trial)
+        if self.on_trial is not None:
+            self.on_trial(state.cell, asdict(trial))
         b = state.cell.batch_size
         self.say(f"{state.cell.label} trial {len(state.trials)}: {w.seconds:.2f} s, "
                  f"{1000 * w.seconds / w.steps:.3f} ms/step"
                  + (f", {1000 * w.joules / (w.steps * b):.3f} mJ/frame" if w.joules is not None else ""))
-        values = stopping_values(state.trials, b)
-        if should_stop(values, p.min_trials, p.max_trials, p.target_cv):
-            cv = coefficient_of_variation(values)
-            state.stop_reason = "target_cv" if cv <= p.target_cv else "max_trials"  # NaN -> max
-            self.finish(i)
+        self._stop(state)
+
+    def _stop(self, state: _State) -> bool:
+        """Finish the cell when the stopping rule says so (True)."""
+        p = self.protocol
+        values = stopping_values(state.trials, state.cell.batch_size)
+        if not should_stop(values, p.min_trials, p.max_trials, p.target_cv):
+            return False
+        cv = coefficient_of_variation(values)
+        state.stop_reason = "target_cv" if cv <= p.target_cv else "max_trials"  # NaN -> max
+        self.finish(self.states.index(state))
+        return True
 
     def base(self, state: _State) -> dict:
         m = self.meter
@@ -427,7 +445,7 @@ class EpfRun:
             result.update(idle_power_w=self.idle_w, idle_note=self.idle_note, steps_per_trial=state.steps,
                           chunk_steps=state.chunk, queue_depth=state.depth, calibrated_step_s=state.step_s,
                           counter_read_ms=None if self.read_s is None else 1000 * self.read_s,
-                          stop_reason=state.stop_reason,
+                          stop_reason=state.stop_reason, trials_resumed=state.resumed,
                           notes=sorted({t.note for t in state.trials if t.note}) or None,
                           telemetry=summarize_telemetry(state.trials))
         self.results[i] = result
@@ -446,13 +464,16 @@ def measure_epf(cells: Iterable[EpfCell], protocol: EpfProtocol | None = None, d
                 meter=None, on_result: Callable[[EpfCell, dict], Any] | None = None, *,
                 idle_power_w: float | None = None, counter_read_s: float | None = None, threads: int | None = None,
                 log: Callable[[str], Any] | None = None, sleep: Callable[[float], Any] = time.sleep,
-                clock: Callable[[], float] = time.perf_counter) -> list[dict]:
+                clock: Callable[[], float] = time.perf_counter,
+                on_trial: Callable[[EpfCell, dict], Any] | None = None, resume: dict | None = None) -> list[dict]:
     """Measure every cell under ``protocol``; one result dict per cell, in order.
 
     ``meter`` defaults to :func:`~gconvlib.measure.meters.select_meter` for the device.
     ``idle_power_w``: active-idle power measured before (else measured here for ``idle_s``).
     ``counter_read_s``: one counter read, measured before (else probed here): it sizes the queue.
-    ``on_result(cell, result)`` is called as soon as a cell is finished (or has failed).
+    ``on_result(cell, result)`` is called as soon as a cell is finished (or has failed),
+    ``on_trial(cell, trial)`` after each trial (a dict of :class:`TrialResult`'s fields: a journal);
+    ``resume`` maps a cell to the trials journalled by an earlier call, which count as its first.
     ``threads``: torch threads while measuring (restored). A cell that fails to build, capture or
     run gets ``status = "failed: ..."`` and the others go on.
     """
@@ -474,7 +495,8 @@ def measure_epf(cells: Iterable[EpfCell], protocol: EpfProtocol | None = None, d
             meter = select_meter(device, (lambda: torch.cuda.synchronize(device)) if device.startswith("cuda") else None,
                                  **cuda_identity(device))
         run = EpfRun(cells, protocol, device, meter, on_result, idle_power_w=idle_power_w,
-                     counter_read_s=counter_read_s, log=log, sleep=sleep, clock=clock)
+                     counter_read_s=counter_read_s, log=log, sleep=sleep, clock=clock, on_trial=on_trial,
+                     resume=resume)
         try:
             return run.run()
         finally:

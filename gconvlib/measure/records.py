@@ -15,46 +15,105 @@ import csv
 import io
 import json
 import math
+import os
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from ..fingerprint import ClosureMap
 from ..store import REFERENCE_DIR, ResultsStore, atomic_write_text
 
 EPF, LATENCY, TRAIN_BENCH, CONV_SHARE, ENVIRONMENT = "epf", "latency", "train_bench", "conv_share", "environment"
-#: the measuring modules each kind's results depend on (with the model's own modules)
-MEASURE_MODULES = {
-    EPF: ("gconvlib.measure.protocol", "gconvlib.measure.window", "gconvlib.measure.meters"),
-    LATENCY: ("gconvlib.measure.latency", "gconvlib.measure.protocol"),
-    CONV_SHARE: ("gconvlib.measure.profile", "gconvlib.measure.protocol"),
-    TRAIN_BENCH: ("gconvlib.train.bench", "gconvlib.train.loop", "gconvlib.train.data", "gconvlib.train.device",
-                  "gconvlib.measure.protocol"),
-    ENVIRONMENT: ("gconvlib.measure.protocol", "gconvlib.measure.window", "gconvlib.measure.meters"),
+#: where each kind's measurement starts; the measuring modules its results depend on are those
+#: these import, transitively (:data:`MEASURE_MODULES`, with the model's own modules added per cell)
+MEASURE_ROOTS = {
+    EPF: ("gconvlib.measure.protocol",),
+    LATENCY: ("gconvlib.measure.latency",),
+    CONV_SHARE: ("gconvlib.measure.profile",),
+    TRAIN_BENCH: ("gconvlib.train.bench", "gconvlib.measure.protocol"),
+    ENVIRONMENT: ("gconvlib.measure.protocol",),
 }
+#: left out of every kind's closure: the model's modules come from ModelSpec.code_modules (those
+#: it instantiates), and the store and fingerprint keep and key results without computing them
+NOT_IN_MEASURE_KEY = ("gconvlib.models", "gconvlib.layers", "gconvlib.store", "gconvlib.fingerprint")
+#: ``{kind: modules}``: the import closure of the kind's roots, computed when read
+MEASURE_MODULES = ClosureMap(MEASURE_ROOTS, exclude=NOT_IN_MEASURE_KEY)
 
 
 def failed(result: dict | None) -> bool:
     return not isinstance(result, dict) or str(result.get("status", "")).startswith(("failed", "unavailable"))
 
 
-class Budget:
-    """Seconds left of a budget that started when it was made (``None``: no limit)."""
+_IMPORTED = time.monotonic()
 
-    def __init__(self, seconds: float | None, clock: Callable[[], float] = time.monotonic):
+
+def process_age_s() -> float:
+    """Seconds since this process started (Linux: ``/proc/self/stat`` against ``/proc/uptime``);
+    elsewhere, since this module was imported (the interpreter's and torch's start-up not counted)."""
+    try:
+        with open("/proc/self/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()   # the name in parentheses may hold spaces
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return max(0.0, uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError, AttributeError):
+        return time.monotonic() - _IMPORTED
+
+
+class Budget:
+    """Seconds left of a budget (``None``: no limit) that started at ``start`` on ``clock``
+    (default: now). ``reserve_s`` is kept back at the end for what follows the last cell (CSV
+    export, the copy of the results off the machine): :meth:`left` never counts it."""
+
+    def __init__(self, seconds: float | None, clock: Callable[[], float] = time.monotonic, *,
+                 start: float | None = None, reserve_s: float = 0.0):
         if seconds is not None and seconds < 0:
             raise ValueError(f"a budget must be >= 0 s, got {seconds}")
-        self.seconds, self.clock, self.start = seconds, clock, clock()
+        if reserve_s < 0:
+            raise ValueError(f"a budget's reserve must be >= 0 s, got {reserve_s}")
+        self.seconds, self.clock, self.reserve_s = seconds, clock, reserve_s
+        self.start = clock() if start is None else start
+
+    @classmethod
+    def from_process_start(cls, seconds: float | None, clock: Callable[[], float] = time.monotonic,
+                           reserve_s: float = 0.0) -> "Budget":
+        """A budget that began when this process did: the interpreter, torch's import and CUDA's
+        start-up are inside it, as they are inside the time limit of the call that runs it."""
+        return cls(seconds, clock, start=clock() - process_age_s(), reserve_s=reserve_s)
 
     def spent(self) -> float:
         return self.clock() - self.start
 
     def left(self) -> float:
-        return math.inf if self.seconds is None else self.seconds - self.spent()
+        return math.inf if self.seconds is None else self.seconds - self.reserve_s - self.spent()
 
     def fits(self, seconds: float) -> bool:
         return seconds <= self.left()
+
+
+class Pace:
+    """How long cells take against their estimates, per kind, learned as they are measured and
+    shared by the parts of one call: the E2GC MobileNet-V1 cells of part 2 teach the estimate of
+    the ResNeXt-50 cells of part 5 (same protocol, another network)."""
+
+    FLOOR = 0.5
+
+    def __init__(self):
+        self.observed: dict[str, float] = {}
+        self.estimated: dict[str, float] = {}
+
+    def observe(self, kind: str, estimated_s: float, observed_s: float) -> None:
+        if estimated_s > 0 and observed_s >= 0:
+            self.observed[kind] = self.observed.get(kind, 0.0) + observed_s
+            self.estimated[kind] = self.estimated.get(kind, 0.0) + estimated_s
+
+    def factor(self, kind: str) -> float:
+        """Observed / estimated seconds so far (1 before any cell of the kind has run), at least
+        :attr:`FLOOR`: cells that fail at once must not make the next ones look free."""
+        est = self.estimated.get(kind, 0.0)
+        return max(self.FLOOR, self.observed[kind] / est) if est > 0 else 1.0
 
 
 @dataclass
@@ -78,15 +137,15 @@ def run_cells(store: ResultsStore, kind: str, cells: Sequence, *, spec_of: Calla
               code_of: Callable[[Any], Iterable[str]], measure: Callable[[list, Callable], Any],
               group_of: Callable[[Any], Any] = lambda c: None, estimate_s: Callable[[Any], float] = lambda c: 0.0,
               budget: Budget | None = None, profile: str | None = None, retry_failed: bool = False,
-              log: Callable[[str], Any] | None = None) -> CellRun:
+              log: Callable[[str], Any] | None = None, pace: Pace | None = None) -> CellRun:
     """Records of every cell: stored ones are read, missing ones measured and stored.
 
     ``measure(cells, on_result)`` measures a list of cells of one group and calls
     ``on_result(cell, result)`` for each as soon as it is done; what it leaves without a result
     (or an exception it raises) is stored as ``failed: ...``. With a ``budget`` a group (or the
-    part of it that fits, by ``estimate_s``) starts only if it fits in what is left; the time per
-    cell observed in this call replaces the estimate when it is larger. A stored failure is kept
-    (a value, not a gap) unless ``retry_failed``.
+    part of it that fits, by ``estimate_s``) starts only if it fits in what is left; the estimates
+    are scaled by the ``pace`` observed so far (shared by the calls of one command). A stored
+    failure is kept (a value, not a gap) unless ``retry_failed``.
     """
     from .protocol import failure_text
 
@@ -110,12 +169,13 @@ def run_cells(store: ResultsStore, kind: str, cells: Sequence, *, spec_of: Calla
             run.cached += 1
         else:
             pending.setdefault(group_of(cell), []).append(i)
-    observed: float | None = None
+    pace = pace if pace is not None else Pace()
+    now = budget.clock if budget is not None else time.monotonic
     for group in pending.values():
         while group:
             take = len(group)
             if budget is not None:
-                each = [max(estimate_s(cells[i]), observed or 0.0) for i in group]
+                each = [estimate_s(cells[i]) * pace.factor(kind) for i in group]
                 take, total = 0, 0.0
                 for e in each:
                     if not budget.fits(total + e):
@@ -132,7 +192,7 @@ def run_cells(store: ResultsStore, kind: str, cells: Sequence, *, spec_of: Calla
             chunk, group[:] = group[:take], group[take:]
             index = {id(cells[i]): i for i in chunk}
             got: set[int] = set()
-            started = time.monotonic()
+            started = now()
 
             def save(cell, result, _index=index, _got=got) -> None:
                 i = _index[id(cell)]
@@ -152,14 +212,60 @@ def run_cells(store: ResultsStore, kind: str, cells: Sequence, *, spec_of: Calla
                     save(cells[i], {"status": text})
             for i in chunk:
                 save(cells[i], {"status": "failed: the measurement returned no result for this cell"})
-            if budget is not None:
-                observed = max(observed or 0.0, (time.monotonic() - started) / len(chunk))
+            pace.observe(kind, sum(estimate_s(cells[i]) for i in chunk), now() - started)
         if run.stopped:
             break
     for i, j in twins.items():
         run.records[i] = run.records[j]
     run.seconds = time.monotonic() - t0
     return run
+
+
+# -- trials of unfinished cells -------------------------------------------------------------------
+
+class Journal:
+    """Trials of cells not finished yet, one JSON line each (``{"key": ..., "trial": {...}}``),
+    appended and flushed to disk as each trial ends.
+
+    EPF cells are measured round-robin, so the cells of a group finish together at its end: a call
+    killed at its time limit would lose every trial of the group. With the journal it loses at most
+    the trial in progress: the next call resumes each cell from its journalled trials. A finished
+    cell's lines are dropped once its record is stored; a torn last line (a kill mid-write) is skipped.
+    """
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+
+    def _lines(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        out = []
+        for line in self.path.read_text().splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and "key" in entry and isinstance(entry.get("trial"), dict):
+                out.append(entry)
+        return out
+
+    def add(self, key: str, trial: dict) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a") as f:
+            f.write(json.dumps({"key": key, "trial": trial}, default=str) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def trials(self, key: str) -> list[dict]:
+        return [e["trial"] for e in self._lines() if e["key"] == key]
+
+    def drop(self, key: str) -> None:
+        """Forget a finished cell's trials (the file goes when nothing is left)."""
+        keep = [e for e in self._lines() if e["key"] != key]
+        if keep:
+            atomic_write_text(self.path, "".join(json.dumps(e, default=str) + "\n" for e in keep))
+        elif self.path.exists():
+            self.path.unlink()
 
 
 # -- reading records back -------------------------------------------------------------------
@@ -242,5 +348,5 @@ def read_csv(path: Path | str):
     return pd.read_csv(path)
 
 
-__all__ = ["Budget", "CONV_SHARE", "CellRun", "ENVIRONMENT", "EPF", "LATENCY", "MEASURE_MODULES", "TRAIN_BENCH",
+__all__ = ["Budget", "CONV_SHARE", "CellRun", "Journal", "Pace", "process_age_s", "ENVIRONMENT", "EPF", "LATENCY", "MEASURE_MODULES", "TRAIN_BENCH",
            "device_slug", "export_csv", "failed", "flat_rows", "latest_records", "read_csv", "run_cells"]
