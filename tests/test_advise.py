@@ -1,0 +1,143 @@
+"""`gconv advise` (gconvlib.advise): the search and the fit on a synthetic device with a known
+optimum, the within-noise rule, and one real CPU run that a second call repeats from the store.
+
+The synthetic device's cost is computed here from the hook counts of the built models
+(gconvlib.complexity.layer_stats), not from gconvlib.group_size's formulas:
+cost(variant) = OFFSET + SCALE * sum over conv/FC layers of M^(1-BETA) (A + P/B)^BETA.
+With BETA > 1 it has an interior optimum in G; a fit that ignored beta (beta <= 1 makes the cost
+fall monotonically towards G = 1) or a search that returned the first G would miss it.
+"""
+import re
+
+import pytest
+
+from gconvlib import advise as AD
+from gconvlib.complexity import layer_stats
+from gconvlib.measure.experiments import E2GC_VARIANTS
+from gconvlib.models import ModelSpec
+
+MODEL, SIZE, B = "mobilenet_v1", 112, 1
+BETA, SCALE, OFFSET = 1.7, 3e-4, 250.0
+
+
+@pytest.fixture(scope="module")
+def device_cost():
+    """Every variant's cost on the synthetic device, from the hook counts of the model itself."""
+    cost = {}
+    for v in E2GC_VARIANTS:
+        spec = ModelSpec(MODEL, v, input_size=SIZE)
+        stats = layer_stats(spec.build("meta"), SIZE)
+        cost[v] = OFFSET + SCALE * sum(s.macs ** (1 - BETA) * (s.activations + s.params / B) ** BETA for s in stats)
+    return cost
+
+
+class SyntheticDevice:
+    """``measure`` for :func:`gconvlib.advise.search`: each new variant costs one second of a fake
+    clock; variants seen before come back from its memory (as from a results store)."""
+
+    def __init__(self, cost, half_spread=0.0):
+        self.cost, self.half_spread, self.now, self.seen = cost, half_spread, 0.0, {}
+
+    def clock(self):
+        return self.now
+
+    def __call__(self, variants):
+        new = 0
+        for v in variants:
+            if v not in self.seen:
+                self.now += 1.0
+                new += 1
+                c = self.cost[v]
+                self.seen[v] = AD.Measurement(v, c, (c - self.half_spread, c + self.half_spread))
+        return [self.seen[v] for v in variants], new
+
+
+def _search(device, **kw):
+    return AD.search(MODEL, device, batch_size=B, input_size=SIZE, budget_s=kw.pop("budget_s", None),
+                     clock=device.clock, **kw)
+
+
+def test_synthetic_device_has_an_interior_optimum_outside_the_initial_design(device_cost):
+    best = min((v for v in device_cost if v.startswith("e2gc:")), key=device_cost.get)
+    assert best not in AD.INITIAL and best != "e2gc:1" and best != "e2gc:32"
+
+
+def test_search_and_fit_find_the_known_optimum(device_cost):
+    device = SyntheticDevice(device_cost)
+    advice = _search(device)
+    truth = min((v for v in device_cost if v.startswith("e2gc:")), key=device_cost.get)
+    assert advice.recommended == truth and advice.measured_best == truth
+    assert advice.state.row["beta"] == pytest.approx(BETA, rel=1e-4)
+    assert advice.state.row["scale"] == pytest.approx(SCALE, rel=1e-3)
+    # the search stopped by itself before measuring everything
+    assert len(advice.order) < len(E2GC_VARIANTS) and "could beat" in advice.stop_reason
+    # savings against G = 1, recomputed from the device's own costs
+    expect = 100 * (device_cost["e2gc:1"] - device_cost[truth]) / device_cost["e2gc:1"]
+    assert advice.saving_pct("e2gc:1", predicted=False) == pytest.approx(expect, rel=1e-9)
+    assert advice.saving_pct("e2gc:1", predicted=True) == pytest.approx(expect, rel=1e-4)
+    assert advice.loo_error_pct < 1e-3
+    line = advice.summary_line()
+    G = truth.split(":")[1]
+    assert re.fullmatch(rf"recommended_G={G} measured_best_G={G} predicted_saving_pct=-?[\d.]+ "
+                        r"measured_saving_pct=-?[\d.]+ loo_error_pct=[\d.]+", line), line
+
+
+def test_fggc_best_is_found_too(device_cost):
+    advice = _search(SyntheticDevice(device_cost))
+    truth = min((v for v in device_cost if v.startswith("gc:")), key=device_cost.get)
+    assert advice.fggc_best == truth
+
+
+def test_budget_stops_the_search_and_a_second_call_continues_without_remeasuring(device_cost):
+    device = SyntheticDevice(device_cost)
+    # one second per cell: the initial design (5) and one more fit the budget with the reserve kept
+    first = _search(device, budget_s=len(AD.INITIAL) + 1 + AD.RESERVE_S)
+    assert first.stop_reason.startswith("budget") and len(first.order) == len(AD.INITIAL) + 1
+    second = _search(device, budget_s=None)
+    assert second.order[:len(first.order)] == first.order and second.cached == len(first.measured)
+    third = _search(device, budget_s=None)
+    assert third.new == 0 and third.order == second.order and third.summary_line() == second.summary_line()
+
+
+@pytest.mark.parametrize("half_spread, expect", [(6.0, "within noise"), (0.5, "outside")])
+def test_within_noise_when_a_neighbour_is_inside_the_spread(device_cost, half_spread, expect):
+    advice = _search(SyntheticDevice(device_cost, half_spread))
+    best = advice.measured_best
+    sizes = sorted(int(v.split(":")[1]) for v in advice.measured if v.startswith("e2gc:"))
+    G = int(best.split(":")[1])
+    i = sizes.index(G)
+    gaps = {s: device_cost[f"e2gc:{s}"] - device_cost[best] for s in (sizes[i - 1:i] + sizes[i + 1:i + 2])}
+    inside = sorted(s for s, d in gaps.items() if d <= 2 * half_spread)
+    assert (expect == "within noise") == bool(inside)  # the two cases do differ on this device
+    note = advice.noise_note()
+    if inside:
+        assert note == f"G = {' or '.join(str(x) for x in sorted([G, *inside]))}: within noise"
+    else:
+        assert note.startswith(f"G = {G}: outside")
+
+
+def test_unknown_model_and_bad_metric_are_one_line_errors():
+    with pytest.raises(ValueError, match="no E2GC/FgGC variants"):
+        AD.candidates_for("vgg13_bn", 224)
+    with pytest.raises(ValueError, match="metric must be one of"):
+        AD.advise(MODEL, metric="joules")
+
+
+def test_cli_advise_on_this_cpu_then_from_the_store(tmp_path, capsys):
+    """A real measurement (tiny windows, 64 px) through the EPF protocol and the results store: the
+    second call with the same arguments measures nothing and prints the same advice."""
+    from gconvlib.cli import main
+
+    args = ["advise", MODEL, "--input-size", "64", "--window-s", "0.02", "--budget-s", "120",
+            "--out", str(tmp_path / "cpu")]
+    assert main(args) == 0
+    first = capsys.readouterr().out.strip().splitlines()
+    assert re.fullmatch(r"recommended_G=\d+ measured_best_G=\d+ predicted_saving_pct=-?[\d.]+ "
+                        r"measured_saving_pct=-?[\d.]+ loo_error_pct=([\d.]+|nan)", first[-1]), first[-1]
+    n = int(re.search(r"\((\d+) now, 0 read from the store\)", first[0]).group(1))
+    assert n >= len(AD.INITIAL)
+    assert list((tmp_path / "cpu").glob("advise_*.csv")) and len(list((tmp_path / "cpu" / "epf").glob("*.json"))) == n
+    assert main(args) == 0
+    second = capsys.readouterr().out.strip().splitlines()
+    assert f"(0 now, {n} read from the store)" in second[0]
+    assert second[-1] == first[-1]
