@@ -58,16 +58,17 @@ value
     its value, see ``wall_clock_ratio``). After loading ``value`` is a float and the
     printed string is kept in ``value_text``.
 source
-    ``text``: printed in the paper (every row). Numbers computed here are never rows of
-    this file: the VGG paper prints no Params or MACs (REFERENCE.md §5 has the computed
-    counts).
+    ``text``: printed in the paper as a number; ``words``: printed as a number word ("about
+    half", "almost a third", "quarter", GC-2L Sec. 4.1.2), the value being our reading of the
+    word. Numbers computed here are never rows of this file: the VGG paper prints no Params
+    or MACs (the vgg_complexity chapter computes them).
 note
     Free text. For text claims it holds the sentence as ``printed: "..."`` (verbatim from
     the paper text), plus how the number relates to the tables; ambiguous numbers are
     flagged ``AMBIGUOUS``. For ``dataset_size`` and ``split_ratio`` rows it starts with the
     split (``train``/``val``/``test``/``total``); for ranges with ``min``/``max``.
 
-Counting conventions (``REFERENCE.md`` §1): E2GC counts parameters *without* BatchNorm,
+Counting conventions (the book's methods page): E2GC counts parameters *without* BatchNorm,
 GC-2L and VGG *with* it (:data:`PARAM_CONVENTION`). GC-2L Tables 1 and 3 head the column
 "Parameters per processor" but print model totals.
 
@@ -146,7 +147,7 @@ QUANTITIES: dict[str, tuple[frozenset[str], str]] = {
 
 UNITS = frozenset().union(*(u for u, _ in QUANTITIES.values()))
 
-#: How each paper counts parameters (REFERENCE.md §1).
+#: How each paper counts parameters (E2GC without BatchNorm; GC-2L and VGG with it).
 PARAM_CONVENTION = {"e2gc": "params_no_bn", "gc2l": "params", "vgg": "params"}
 
 _INT_COLUMNS = ("k", "batch_size")

@@ -63,7 +63,11 @@ def test_loaded_types(df):
 
 def test_categorical_columns(df):
     assert set(df["paper"]) == set(pv.PAPERS)
-    assert set(df["source"]) == {"text"}  # every row is printed in a paper
+    assert set(df["source"]) == {"text", "words"}  # every row is printed in a paper
+    # a number word is marked as such (its value is our reading of the word): GC-2L Sec. 4.1.2 only
+    words = df[df["source"] == "words"]
+    assert set(words["ref"]) == {"Sec. 4.1.2"} and set(words["unit"]) == {"x"}
+    assert all(re.search(r"\b(half|third|quarter)\b", n) for n in words["note"])
     assert set(df["quantity"]) <= set(pv.QUANTITIES)
     assert set(df["dataset"]) <= {"", "ImageNet-1K", "Food-101", "CIFAR-10", "CIFAR-100",
                                   "ImageNet", "Kuzushiji"}
@@ -278,7 +282,7 @@ def _numbers_in(fragment: str) -> set[float]:
 
 def test_text_claims_quote_the_paper(df, texts):
     """Every text row outside the tables quotes its sentence, verbatim, holding the value."""
-    text_rows = df[(df["source"] == "text") & ~df["ref"].str.startswith("Table")]
+    text_rows = df[df["source"].isin(["text", "words"]) & ~df["ref"].str.startswith("Table")]
     assert len(text_rows) > 40
     for row in text_rows.itertuples():
         frags = PRINTED.findall(row.note)

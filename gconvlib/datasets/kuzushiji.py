@@ -1,6 +1,6 @@
 """Real Kuzushiji data from CODH (CC BY-SA 4.0): KMNIST, Kuzushiji-49, Kuzushiji-Kanji, and the
 Kuzushiji character dataset (per-book zips) from which the VGG13BN paper's 1,120-class set is most
-likely drawn (the paper does not say how; see REFERENCE.md §6).
+likely drawn (the paper, Sec. 3.2, does not say how).
 
 Hashes: CODH publishes none for these files, so every ``Remote`` here has ``known_hash=None``;
 pooch logs the SHA256 of the first download and a hash is pinned here once that download has been
