@@ -85,7 +85,7 @@ def training_curves(curves: pd.DataFrame, metrics=("train_loss", "val_loss", "tr
                     title: str = "", hue: str = "label", hue_order=None, col_wrap: int | None = None):
     """Per-epoch curves (VGG Figs. 3-8, GC-2L Fig. 4): one line per variant, the mean over seeds,
     the band the seeds' min to max. ``curves``: the long frame of
-    :func:`gconvlib.chapters._training.curves` (variant, label, seed, epoch, metric, value);
+    :func:`gconvlib.chapters._runs.curves` (variant, label, seed, epoch, metric, value);
     accuracies are in %."""
     frame = curves[curves.metric.isin(metrics)]
     names = {"train_loss": "training loss", "val_loss": "validation loss", "train_acc": "training accuracy (%)",

@@ -5,7 +5,7 @@ of groups g) on ImageNet-1K and Food-101 in the paper profile; the default profi
 variants its claims need on the offline stand-in, several seeds each. The paper's top-1 is
 quoted beside ours; Sec. V's reading of the tables is judged on the mean over seeds once a
 setting passed its sanity check (the training loss falls, no run diverges; the E2GC paper has no
-standard-convolution model to compare with, see :func:`._training.sanity_check`).
+standard-convolution model to compare with, see :func:`._sanity.sanity_check`).
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 WideResNet-28 on CIFAR (WRN-34-2 on ImageNet in the paper profile) with SC, GC and GC-2L at the
 profile's g, several seeds each; the paper's error rates quoted beside ours; the claims judged on
-the mean over seeds once the setting passed its sanity check (:func:`._training.sanity_check`).
+the mean over seeds once the setting passed its sanity check (:func:`._sanity.sanity_check`).
 """
 from __future__ import annotations
 

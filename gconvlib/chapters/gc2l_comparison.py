@@ -3,7 +3,7 @@
 The same WideResNet settings as the ablation chapter (its SC, GC and GC-2L runs are store hits
 here), plus channel shuffle and FLGC; MobileNetV2 on ImageNet (Table 4, Fig. 7) where the profile
 runs it. SC is trained in every setting because the sanity check compares it with its grouped
-variants (:func:`._training.sanity_check`).
+variants (:func:`._sanity.sanity_check`).
 """
 from __future__ import annotations
 

@@ -370,7 +370,7 @@ def run(profile: str = "quick", widths=(1, 2, 3), seeds=(0, 1, 2), epochs: int |
         evidence += ev
         r.add_table("errors", errors, "Table 2's error column (quoted) beside SC and GC-2L trained here at the "
                     "stand-in widths (scaled-down: stand-in or subset data, few epochs, mean ± std over seeds)")
-        from ._training import scaling_note
+        from ._evidence import scaling_note
 
         r.notes["scaling"] = scaling_note(records)
     r.figures["steps"] = lambda: step_figure(measured)

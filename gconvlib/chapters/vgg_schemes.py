@@ -78,7 +78,7 @@ def _change(summary: pd.DataFrame, metric: str) -> dict[str, str]:
         if row.variant == "baseline":
             continue
         d = getattr(row, f"{metric}_mean") - b[f"{metric}_mean"]
-        sd = T._pooled(getattr(row, f"{metric}_std"), row.seeds, b[f"{metric}_std"], int(b.seeds))
+        sd = T.pooled_sd(getattr(row, f"{metric}_std"), row.seeds, b[f"{metric}_std"], int(b.seeds))
         out[row.variant] = f"{d:+.2f} (2 pooled std {2 * sd:.2f})"
     return out
 
