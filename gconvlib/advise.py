@@ -28,6 +28,7 @@ one the book's e2gc_energy chapter uses on a CPU (:data:`PROTOCOL`), so their re
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -294,17 +295,18 @@ class Advice:
 def search(model: str, measure: Callable[[list], tuple[list, int]], *, batch_size: int = 1, input_size: int = 224,
            metric: str = "time", device: str = "device", candidates: Sequence[str] | None = None,
            initial: Sequence[str] = INITIAL, budget_s: float | None = 60.0, reserve_s: float = RESERVE_S,
-           complete: bool = False, clock: Callable[[], float] = time.monotonic,
+           complete: bool = False, clock: Callable[[], float] = time.monotonic, spent_s: float = 0.0,
            log: Callable[[str], object] | None = None) -> Advice:
     """Measure, fit, choose the next variant, until done (module docstring); returns the :class:`Advice`.
 
     ``measure(variants)`` returns ``(measurements, n_new)``: one :class:`Measurement` per variant and
     how many were measured now (the rest read from a store). ``metric``: "time", "energy" or "auto"
     (energy when every initial measurement has it). ``complete``: after the search, measure the
-    variants it left out too (for the check against the full sweep; budget permitting)."""
+    variants it left out too (for the check against the full sweep; budget permitting). ``spent_s``:
+    seconds of the budget already used before the call (a command's start-up)."""
     say = log or (lambda msg: None)
     candidates = list(candidates) if candidates is not None else candidates_for(model, input_size)
-    start, measured, order, spent = clock(), {}, [], {"per_cell": None, "new": 0, "cached": 0}
+    start, measured, order, spent = clock() - spent_s, {}, [], {"per_cell": None, "new": 0, "cached": 0}
 
     def take(variants):
         t0 = clock()
@@ -312,7 +314,7 @@ def search(model: str, measure: Callable[[list], tuple[list, int]], *, batch_siz
         if n_new:
             spent["per_cell"] = max(spent["per_cell"] or 0.0, (clock() - t0) / n_new)
         spent["new"] += n_new
-        spent["cached"] += len(got) - n_new
+        spent["cached"] += sum(not m.status.startswith("not ") for m in got) - n_new  # "not ...": no record
         for m in got:
             measured[m.variant] = m
         return got
@@ -408,7 +410,7 @@ def device_measure(model: str, device: str = "cpu", batch_size: int = 1, input_s
 def advise(model: str, device: str = "cpu", batch_size: int = 1, input_size: int | None = None, *,
            budget_s: float | None = 60.0, metric: str | None = None, out: Path | str | None = None, store=None,
            threads: int | None = None, protocol=None, complete: bool = False, profile: str | None = "advise",
-           log: Callable[[str], object] | None = None) -> Advice:
+           spent_s: float = 0.0, log: Callable[[str], object] | None = None) -> Advice:
     """:func:`search` on this machine's ``device``. ``metric``: None = energy on a GPU where its counter
     is read, else time. ``out``: a store root for the records, with a CSV beside them (e.g.
     ``data/results/reference/<device>/`` to contribute them); ``threads``: CPU threads (None: 1 on a
@@ -431,10 +433,23 @@ def advise(model: str, device: str = "cpu", batch_size: int = 1, input_size: int
                              protocol=protocol, profile=profile, log=log)
     advice = search(model, measure, batch_size=batch_size, input_size=size,
                     metric=metric or ("auto" if device.startswith("cuda") else "time"), device=device_name(device),
-                    budget_s=budget_s, complete=complete, log=log)
+                    budget_s=budget_s, complete=complete, spent_s=spent_s, log=log)
     if out is not None:
         export(advice, store)
     return advice
+
+
+def process_age_s() -> float:
+    """Seconds since this process started (Linux; 0 elsewhere): a command's budget includes the
+    seconds Python spent importing torch before the command ran."""
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = float(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def export(advice: Advice, store) -> list[Path]:
@@ -443,3 +458,76 @@ def export(advice: Advice, store) -> list[Path]:
 
     keys = {m.record_key for m in advice.measured.values() if m.record_key}
     return export_csv([r for r in store.records(EPF) if r["key"] in keys], "advise", store.root)
+
+
+# -- results contributed from other devices --------------------------------------------------------
+
+def other_devices(root: Path | str | None = None) -> pd.DataFrame:
+    """E2GC / FgGC measurements under ``<root>/<device>/`` (default ``data/results/reference/``): a
+    results store that ``gconv advise --out`` or ``gconv reference --out`` wrote (its EPF records),
+    or only its CSVs. One row per (device folder, model variant, batch size), the newest record:
+    folder, device, model, variant, scheme, k, batch_size, input_size, time_ms (per frame, fastest
+    window), epf_mj (NaN where no energy was measured), trials, ok, status."""
+    from .measure import analysis as A
+    from .measure.records import EPF, latest_records, read_csv
+    from .store import REFERENCE_DIR, ResultsStore
+
+    root = Path(root) if root is not None else REFERENCE_DIR
+    frames = []
+    for folder in sorted(p for p in root.glob("*") if p.is_dir()):
+        if (folder / EPF).is_dir():  # a store: its records
+            rows = A.frame(latest_records(ResultsStore(folder), EPF))
+        elif any(folder.glob("*.csv")):  # CSVs only: the same columns, lists written as JSON
+            rows = pd.concat([read_csv(p) for p in sorted(folder.glob("*.csv"))], ignore_index=True)
+            rows = _csv_rows(rows)
+        else:
+            continue  # a store kind of the root itself (epf/, latency/, ...), not a device folder
+        if len(rows):
+            frames.append(rows.assign(folder=folder.name))
+    columns = ["folder", "device", "model", "variant", "scheme", "k", "batch_size", "input_size", "time_ms",
+               "epf_mj", "trials", "ok", "status"]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    rows = pd.concat(frames, ignore_index=True)
+    rows = rows[rows["scheme"].isin(["e2gc", "gc"])]
+    ms = pd.to_numeric(rows["ms_fastest"], errors="coerce")
+    epf = pd.to_numeric(rows.get("epf_total_mj", pd.Series(index=rows.index, dtype=float)), errors="coerce")
+    out = rows.assign(time_ms=ms / rows["batch_size"].astype(int), epf_mj=epf)
+    return out.drop_duplicates(["folder", "model", "variant", "batch_size", "input_size"], keep="last")[columns] \
+        .reset_index(drop=True)
+
+
+def _csv_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """A reference CSV (``export_csv``) in the shape of :func:`gconvlib.measure.analysis.frame`."""
+    import json
+
+    from .models import ModelSpec
+
+    out = []
+    for r in rows.to_dict("records"):
+        try:
+            spec = ModelSpec.parse(str(r["model"]))
+        except ValueError:
+            continue
+        trials = json.loads(r["trial_ms_per_step"]) if isinstance(r.get("trial_ms_per_step"), str) else None
+        out.append(dict(device=r.get("device"), model=spec.model, variant=spec.scheme, scheme=spec.kind, k=spec.k,
+                        batch_size=int(r["batch_size"]), input_size=spec.input_size, trials=r.get("trials"),
+                        ms_fastest=min(trials) if trials else r.get("ms_per_step"),
+                        epf_total_mj=r.get("epf_total_mj"), status=str(r.get("status")),
+                        ok=str(r.get("status")) == "ok"))
+    return pd.DataFrame(out)
+
+
+def replay(rows: pd.DataFrame, metric: str = "time", complete: bool = True) -> Advice:
+    """:func:`search` over stored measurements of one device, model, batch size and input size (the
+    rows of :func:`other_devices`): the advice that device's numbers give; nothing is measured."""
+    first = rows.iloc[0]
+    have = {r["variant"]: Measurement(r["variant"], float(r["time_ms"]), (), float(r["epf_mj"]), (),
+                                      status=str(r["status"])) for r in rows.to_dict("records")}
+
+    def measure(variants):
+        return [have.get(v, Measurement(v, math.nan, status="not among its results")) for v in variants], 0
+
+    return search(str(first["model"]), measure, batch_size=int(first["batch_size"]),
+                  input_size=int(first["input_size"]), metric=metric, device=str(first["device"]), budget_s=None,
+                  complete=complete)
