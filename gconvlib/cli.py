@@ -188,7 +188,7 @@ def make_parser() -> argparse.ArgumentParser:
 def cmd_advise(args) -> int:
     from dataclasses import replace
 
-    from .advise import PROTOCOL, advise
+    from .advise import PROTOCOL, advise, process_age_s
     from .measure.protocol import EpfProtocol
 
     if args.input_size is not None and args.input_size < 32:
@@ -198,7 +198,7 @@ def cmd_advise(args) -> int:
                            calibration_s=min(PROTOCOL["calibration_s"], args.window_s))
         advice = advise(args.model, args.device, args.batch_size, args.input_size, budget_s=args.budget_s,
                         metric=args.metric, out=args.out, threads=args.threads, protocol=protocol,
-                        log=lambda msg: print(msg, file=sys.stderr, flush=True))
+                        spent_s=process_age_s(), log=lambda msg: print(msg, file=sys.stderr, flush=True))
     except ValueError as e:
         raise UsageError(str(e)) from None
     print("\n".join(advice.lines()))
