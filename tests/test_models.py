@@ -10,7 +10,7 @@ SMALL = {"wrn28": dict(width=1, num_classes=10, input_size=32)}
 
 @pytest.mark.parametrize("name", list_models())
 def test_forward_shape_and_finite(name):
-    kwargs = SMALL.get(name, dict(num_classes=7, input_size=64 if name.startswith(("vgg", "mobilenet")) else 64))
+    kwargs = SMALL.get(name, dict(num_classes=7, input_size=64))
     model = create_model(name, **kwargs).eval()
     x = torch.randn(2, 3, kwargs["input_size"], kwargs["input_size"])
     with torch.no_grad():

@@ -14,6 +14,7 @@ from typing import Sequence
 import pandas as pd
 
 from .. import plots
+from ..layers.factory import ConvScheme, kind_label
 from ..paper import load_values
 from ..store import ResultsStore
 from ..train import TrainSpec
@@ -92,11 +93,13 @@ def figure_top1(summary: pd.DataFrame):
         printed = load_values(PAPER, ref=TABLES[model], model=model, quantity="top1", dataset=dataset)
         printed = printed.assign(variant=[scheme_text(s, None if pd.isna(k) else int(k))
                                           for s, k in zip(printed.scheme, printed.k)])
-        for ax, family, x_label in ((row[0], "e2gc", "group size G (E2GC)"), (row[1], "gc", "groups g (FgGC)")):
-            part = ours[ours.variant.str.startswith(family + ":")]
-            p = printed[printed.variant.str.startswith(family + ":")][["variant", "k", "value"]]
+        for ax, family, x_label in ((row[0], "e2gc", "group size G"), (row[1], "gc", "groups g")):
+            name = kind_label(family, PAPER)
+            part = ours[ours.variant.map(lambda v: ConvScheme.parse(v).kind) == family]
+            p = printed[printed.variant.map(lambda v: ConvScheme.parse(v).kind) == family][["variant", "k", "value"]]
+            x_label = f"{x_label} ({name})"
             if not len(part):
-                ax.text(0.5, 0.5, f"{'E2GC' if family == 'e2gc' else 'FgGC'}: not run in this profile",
+                ax.text(0.5, 0.5, f"{name}: not run in this profile",
                         ha="center", va="center", transform=ax.transAxes)
                 ax.set_axis_off()
                 continue

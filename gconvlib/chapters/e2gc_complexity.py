@@ -10,6 +10,7 @@ import pandas as pd
 
 from .. import complexity, plots, tables
 from ..layers import ConvScheme, create_conv2d
+from ..layers.factory import kind_label
 from ..models import ModelSpec
 from ..store import ResultsStore
 from ._base import ChapterResult, count_evidence, layer_evidence, paper_side_by_side, verdict_counts
@@ -83,10 +84,10 @@ def figure_4(G: int = 4, g: int = 32):
     from torch import nn
 
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), gridspec_kw={"width_ratios": [1, 1, 0.9]})
-    plots.group_profile({f"E2GC G = {G}": ModelSpec(f"mobilenet_v1/e2gc:{G}"),
-                         f"FgGC g = {g}": ModelSpec(f"mobilenet_v1/gc:{g}")}, axes[:2])
+    specs = (ModelSpec(f"mobilenet_v1/e2gc:{G}"), ModelSpec(f"mobilenet_v1/gc:{g}"))
+    plots.group_profile({spec.label: spec for spec in specs}, axes[:2])
     model = ModelSpec(f"mobilenet_v1/e2gc:{G}", input_size=32).build()
     plots.block_diagram(nn.Sequential(model.features[3], model.features[4]), axes[2],
-                        f"one E2GC module (G = {G})")
+                        f"one {kind_label('e2gc')} module (G = {G})")
     fig.tight_layout()
     return fig

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..layers.factory import ConvScheme, kind_label
 from ..measure import analysis as A
 from ..measure import sources as S
 from ..measure.experiments import E2GC_BATCH_SIZES, e2gc_cells
@@ -105,16 +106,17 @@ def figure_1(side: pd.DataFrame, columns: dict, batch_sizes):
     models = list(TABLES)
     fig, axes = plt.subplots(len(models), len(panels), figsize=(3.2 * len(panels), 2.9 * len(models)), squeeze=False)
     colors = {b: f"C{i}" for i, b in enumerate(batch_sizes)}
+    kinds = side["variant"].map(lambda v: ConvScheme.parse(v).kind)
     for i, model in enumerate(models):
         for j, col in enumerate(panels):
             ax, drawn = axes[i][j], False
             for b in batch_sizes:
                 for family, style, letter in (("gc", "-o", "g"), ("e2gc", "--s", "G")):
                     part = side[(side["model"] == model) & (side["batch_size"] == b)
-                                & side["variant"].str.startswith(family + ":")].dropna(subset=[col])
+                                & (kinds == family)].dropna(subset=[col])
                     if len(part):
                         ax.plot(part["k"], part[col], style, color=colors[b], ms=3.5,
-                                label=f"{'FgGC' if family == 'gc' else 'E2GC'} ({letter}), B={b}")
+                                label=f"{kind_label(family, 'e2gc')} ({letter}), B={b}")
                         drawn = True
             ax.set_xscale("log", base=2)
             ax.set_xticks([1, 2, 4, 8, 16, 32], ["1", "2", "4", "8", "16", "32"])

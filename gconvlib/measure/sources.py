@@ -95,14 +95,15 @@ def measure_here(kind: str, cells: list, device: str = "cpu", *, epf_protocol=No
 
     device = resolve_device(device)
     sizes = replace(PAPER_SIZES, threads=threads, **({"latency": latency_protocol} if latency_protocol else {}))
-    ctx = Context(device, device_name(device), False, sizes, log=log or (lambda msg: None))
+    store = store or ResultsStore()   # the tasks keep their journal of unfinished cells beside its records
+    ctx = Context(device, device_name(device), False, sizes, log=log or (lambda msg: None), store=store)
     if kind == EPF:
         task = epf_task(ctx, "here", cells, epf_protocol, group_of or by_groups)
     elif kind == LATENCY:
         task = latency_task(ctx, cells)
     else:
         raise ValueError(f"measure_here measures {EPF} and {LATENCY} cells, not {kind!r}")
-    run = run_cells(store or ResultsStore(), task.kind, cells, spec_of=task.spec_of, code_of=task.code_of,
+    run = run_cells(store, task.kind, cells, spec_of=task.spec_of, code_of=task.code_of,
                     measure=task.measure, group_of=task.group_of, profile=profile, log=log)
     counts = {"measured": run.measured, "cached": run.cached, "failed": run.failed}
     return A.frame([r for r in run.records if r is not None]), counts
