@@ -15,6 +15,7 @@ import argparse
 import json
 import sys
 
+from .commands import EXTENSIONS
 from .layers import SCHEMES, GroupingError
 
 
@@ -174,7 +175,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--window-s", type=float, default=0.5, help="length of one timing window (default 0.5)")
     p.set_defaults(func=cmd_advise)
 
-    for extension in ("gconvlib.measure.cli", "gconvlib.train.cli", "gconvlib.parallel.cli"):
+    for extension in EXTENSIONS:
         try:
             module = __import__(extension, fromlist=["add_subcommands"])
         except ModuleNotFoundError as e:

@@ -20,9 +20,10 @@ import threading
 import tokenize
 import types
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Iterable
 
-__all__ = ["module_source_hash", "code_fingerprint", "import_closure"]
+__all__ = ["ClosureMap", "code_fingerprint", "dependency_closure", "import_closure", "module_source_hash"]
 
 _LOCK = threading.Lock()
 _HASHES: dict[tuple, str] = {}     # (path, mtime_ns, size, inode) -> 16 hex
@@ -180,13 +181,53 @@ def import_closure(modules: Iterable[str], package: str = "gconvlib") -> list[st
     The given modules are included, with their parent packages; modules outside ``package``
     are ignored. A module inside ``package`` that has no source file raises ValueError.
     """
+    return _closure(modules, package, parents=True, exclude=())
+
+
+def dependency_closure(modules: Iterable[str], package: str = "gconvlib",
+                       exclude: Iterable[str] = ()) -> list[str]:
+    """The sorted ``package.*`` modules whose code can run when ``modules`` compute: the inputs of
+    a stored result's code fingerprint.
+
+    As :func:`import_closure` (every import statement, also inside functions), with two
+    differences. A package's ``__init__`` counts only where it is imported for a name it defines
+    (``from ..datasets import TASKS``), not as the parent of a module used: ``train/__init__``
+    re-exports the benchmark and the command line, which a training run never calls. And the
+    modules of ``exclude`` (names, each with everything below it) are neither counted nor
+    followed: parts whose share of a result is keyed more finely elsewhere (the modules a model
+    instantiates) or that compute nothing of it (the store, a progress bar).
+    """
+    return _closure(modules, package, parents=False, exclude=tuple(_as_list(exclude)))
+
+
+class ClosureMap(Mapping):
+    """``{key: dependency_closure(roots[key], package, exclude)}`` as a read-only mapping, computed
+    when read, so that a module a root starts to import is counted without a restart of the list."""
+
+    def __init__(self, roots: dict, package: str = "gconvlib", exclude: Iterable[str] = ()):
+        self.roots, self.package, self.exclude = dict(roots), package, tuple(_as_list(exclude))
+
+    def __getitem__(self, key) -> tuple[str, ...]:
+        return tuple(dependency_closure(self.roots[key], self.package, self.exclude))
+
+    def __iter__(self):
+        return iter(self.roots)
+
+    def __len__(self) -> int:
+        return len(self.roots)
+
+
+def _closure(modules, package: str, parents: bool, exclude: tuple) -> list[str]:
     roots = _package_roots(package)
     found: dict[str, tuple[Path, bool]] = {}
     todo: list[str] = []
 
+    def excluded(name: str) -> bool:
+        return any(name == e or name.startswith(e + ".") for e in exclude)
+
     def add(name: str, strict: bool = False) -> None:
-        for candidate in _with_parents(name):
-            if not _in_package(candidate, package) or candidate in found:
+        for candidate in _with_parents(name) if parents else [name]:
+            if not _in_package(candidate, package) or candidate in found or excluded(candidate):
                 continue
             location = _module_file(candidate, package, roots)
             if location is None:
@@ -204,9 +245,11 @@ def import_closure(modules: Iterable[str], package: str = "gconvlib") -> list[st
         for target, names in _import_targets(path, current, is_package):
             if not _in_package(target, package) and not _in_package(package, target):
                 continue
-            add(target)
-            for name in names:
-                submodule = f"{target}.{name}"
-                if _in_package(submodule, package) and _module_file(submodule, package, roots):
-                    add(submodule)
+            submodules = [f"{target}.{name}" for name in names
+                          if _in_package(f"{target}.{name}", package)
+                          and _module_file(f"{target}.{name}", package, roots)]
+            if parents or not names or len(submodules) < len(names):
+                add(target)   # `import target`, or a name `target` itself defines
+            for submodule in submodules:
+                add(submodule)
     return sorted(found)

@@ -32,18 +32,17 @@ import hashlib
 import json
 import os
 import platform
-import subprocess
 import tempfile
 import warnings
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from filelock import FileLock
 
 from .fingerprint import code_fingerprint
+from .runtime import commit_state, setting_path
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER_DIR = ROOT / "data" / "paper"
@@ -67,9 +66,8 @@ def absolute_env_paths() -> None:
     """Make the path settings that are set absolute (against :data:`START_DIR`) in this process's
     environment, which the processes it starts (notebook kernels, in ``notebooks/``) inherit."""
     for name in PATH_SETTINGS:
-        value = os.environ.get(name)
-        path = Path(value) if value else Path()
-        if value and not path.expanduser().is_absolute():
+        path = setting_path(name, Path())
+        if str(path) != "." and not path.expanduser().is_absolute():
             os.environ[name] = str(START_DIR / path.expanduser())
 
 
@@ -78,8 +76,7 @@ absolute_env_paths()
 
 def resolved_env_path(name: str, default: Path) -> Path:
     """A path setting (relative: to :data:`START_DIR`), else ``default``."""
-    value = os.environ.get(name)
-    path = (Path(value) if value else Path(default)).expanduser()
+    path = setting_path(name, default).expanduser()
     return path if path.is_absolute() else START_DIR / path
 
 
@@ -93,20 +90,11 @@ def cache_dir() -> Path:
 
 # -- provenance ------------------------------------------------------------------------
 
-def _git(*args: str) -> str | None:
-    try:
-        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
-@lru_cache(maxsize=1)
 def git_state() -> dict:
-    """Commit and dirty flag of the checkout (``None`` outside git). Dirty = tracked files changed."""
-    commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=no")
-    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+    """Commit and dirty flag of the checkout (dirty = tracked files changed); on a copy without
+    ``.git`` the commit ``GCONV_COMMIT`` names (dirty unknown); ``None`` when neither is there.
+    One rule for every record: :func:`gconvlib.runtime.commit_state`."""
+    return commit_state()
 
 
 def device_description() -> dict:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gconvlib.fingerprint import code_fingerprint, import_closure, module_source_hash
+from gconvlib.fingerprint import ClosureMap, code_fingerprint, dependency_closure, import_closure, module_source_hash
 
 
 def _sha16(path) -> str:
@@ -144,3 +144,34 @@ def test_import_closure_of_the_real_package():
     assert closure == sorted(set(closure))
     assert all(name == "gconvlib" or name.startswith("gconvlib.") for name in closure)
     assert "gconvlib.store" in import_closure(["gconvlib.tables"])
+
+
+# -- dependency closure: the inputs of a result's fingerprint ------------------------------------
+
+def test_dependency_closure_counts_a_package_init_only_where_a_name_of_it_is_imported(fake_package):
+    p = fake_package
+    # core takes THING from sub/__init__ (counted) and leaf and helpers as submodules; the package's
+    # own __init__ is never imported for a name, so it is not counted (import_closure counts it)
+    assert dependency_closure([f"{p}.core"], package=p) == sorted([
+        f"{p}.core", f"{p}.helpers", f"{p}.sub", f"{p}.sub.leaf", f"{p}.tools", f"{p}.lazy_mod",
+        f"{p}.absolute_target"])
+    assert dependency_closure([f"{p}.sub.leaf"], package=p) == [f"{p}.sub.leaf", f"{p}.tools"]
+    assert dependency_closure([f"{p}.sub.deep.bottom"], package=p) == [f"{p}.helpers", f"{p}.sub.deep",
+                                                                       f"{p}.sub.deep.bottom"]
+
+
+def test_dependency_closure_neither_counts_nor_follows_what_it_excludes(fake_package):
+    p = fake_package
+    # tools is reached only through sub.leaf: excluding sub drops both
+    assert dependency_closure([f"{p}.core"], package=p, exclude=[f"{p}.sub"]) == sorted([
+        f"{p}.core", f"{p}.helpers", f"{p}.lazy_mod", f"{p}.absolute_target"])
+    assert dependency_closure([f"{p}.core"], package=p, exclude=f"{p}.lazy_mod") == sorted([
+        f"{p}.core", f"{p}.helpers", f"{p}.sub", f"{p}.sub.leaf", f"{p}.tools"])
+
+
+def test_closure_map_follows_an_import_added_after_it_was_made(fake_package, tmp_path):
+    p = fake_package
+    closures = ClosureMap({"k": [f"{p}.helpers"]}, package=p)
+    assert list(closures) == ["k"] and closures["k"] == (f"{p}.helpers",)
+    (tmp_path / p / "helpers.py").write_text("import json\n\ndef later():\n    from . import tools\n")
+    assert closures["k"] == (f"{p}.helpers", f"{p}.tools")

@@ -18,7 +18,19 @@ TINY = dict(model="wrn28_1/gc2l:2", task="cifar10", data_mode="standin", image_s
 
 
 @pytest.fixture
-def fake_chapter(monkeypatch):
+def smoke_profile(tmp_path, monkeypatch):
+    """A profile folder whose 'smoke' profile names no notebook (the chapters here are fakes; the
+    real profile names the real notebooks, which the pipeline checks against the chapters)."""
+    folder = tmp_path / "notebooks"
+    (folder / "profiles").mkdir(parents=True)
+    (folder / "profiles" / "smoke.yaml").write_text("description: plan test\ndefaults:\n  data: standin\n"
+                                                    "notebooks: {}\n")
+    monkeypatch.setenv("GCONV_NOTEBOOK_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def fake_chapter(monkeypatch, smoke_profile):
     """One chapter module with plan_specs (three seeds of a tiny run, the width from its parameters)."""
     module = types.ModuleType("gconvlib.chapters.fake_plan")
     seen = {}
@@ -35,7 +47,11 @@ def fake_chapter(monkeypatch):
 
 
 def _store_fake_record(spec: TrainSpec) -> None:
-    ResultsStore().put(KIND, spec.store_spec(), {"note": "stored by the test"}, code=spec.code_modules())
+    # the fields the store requires of a training result, so that it reads the record as stored
+    from gconvlib.store import RESULT_FIELDS
+
+    result = {"note": "stored by the test", **dict.fromkeys(RESULT_FIELDS.get(KIND, ()))}
+    ResultsStore().put(KIND, spec.store_spec(), result, code=spec.code_modules())
 
 
 def test_plan_lists_exactly_the_runs_missing_from_the_store(fake_chapter, capsys):
@@ -96,7 +112,7 @@ def test_the_parallel_chapter_plans_its_training_runs():
                for s in specs)
 
 
-def test_a_plan_specs_with_keywords_gets_the_parameters_it_declares(monkeypatch, capsys):
+def test_a_plan_specs_with_keywords_gets_the_parameters_it_declares(monkeypatch, capsys, smoke_profile):
     module = types.ModuleType("gconvlib.chapters.fake_keywords")
 
     def plan_specs(width: int = 1, seeds=(0,)):   # like a chapter's run(): keywords, no `profile`

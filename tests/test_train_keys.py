@@ -75,3 +75,87 @@ def test_the_key_is_the_stores_key_of_spec_and_code():
             "gconvlib.layers.two_level"} <= set(spec.code_modules())
     assert not {"gconvlib.train.cli", "gconvlib.train.bench"} & set(spec.code_modules())
     assert "TRAIN_VERSION" not in spec.store_spec() and "version" not in spec.store_spec()
+
+
+# -- the key's code inputs are derived from the imports, on a copy of the package -----------------
+
+@pytest.fixture
+def package_copy(tmp_path, monkeypatch):
+    """A copy of gconvlib under another name, importable (found, never imported), to edit freely."""
+    import shutil
+    import uuid
+    from pathlib import Path
+
+    import gconvlib
+
+    name = f"gconvcopy_{uuid.uuid4().hex[:8]}"
+    shutil.copytree(Path(gconvlib.__file__).parent, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return name, tmp_path / name
+
+
+def _append(path, text="\n# edited\n"):
+    path.write_text(path.read_text() + text)
+
+
+def test_editing_what_a_stored_result_imports_makes_it_stale_and_nothing_else_does(package_copy, tmp_path):
+    from gconvlib.measure.records import EPF, LATENCY, MEASURE_ROOTS, NOT_IN_MEASURE_KEY
+    from gconvlib.train.spec import train_code_modules
+
+    name, root = package_copy
+    measure = fingerprint.ClosureMap({k: [m.replace("gconvlib", name, 1) for m in v] for k, v in MEASURE_ROOTS.items()},
+                                     package=name, exclude=[m.replace("gconvlib", name, 1) for m in NOT_IN_MEASURE_KEY])
+    codes = {"train": lambda: train_code_modules(package=name), EPF: lambda: measure[EPF],
+             LATENCY: lambda: measure[LATENCY]}
+    store = ResultsStore(tmp_path / "store")
+    spec = {"what": "a result"}
+    for kind, code in codes.items():   # kinds under a test folder: the store checks real kinds' results
+        store.put(f"test_{kind}", spec, {"value": kind}, code=code())
+
+    def fresh():
+        """The kinds whose stored record is still served for the current code."""
+        return {kind for kind, code in codes.items() if store.get(f"test_{kind}", spec, code=code()) is not None}
+
+    assert fresh() == set(codes)
+    # unrelated to all three: the command lines, the benchmark, the book, the claims, the progress bar
+    for unrelated in ("train/cli.py", "train/bench.py", "train/progress.py", "measure/cli.py", "measure/reference.py",
+                      "plan.py", "claims/__init__.py", "tables.py"):
+        _append(root / unrelated)
+    assert fresh() == set(codes)
+    _append(root / "measure" / "latency.py")          # the latency measurement only
+    assert fresh() == {"train", EPF}
+    _append(root / "measure" / "window.py")           # imported by protocol, which latency imports
+    assert fresh() == {"train"}
+    _append(root / "train" / "loop.py")
+    assert fresh() == set()
+
+
+def test_a_module_the_loop_starts_to_use_enters_the_key(package_copy, tmp_path):
+    """What a hand-kept list could not do: a new module imported (inside a function) by the loop
+    is an input of every run's key from then on."""
+    from gconvlib.train.spec import train_code_modules
+
+    name, root = package_copy
+    assert f"{name}.train.schedule_helper" not in train_code_modules(package=name)
+    (root / "train" / "schedule_helper.py").write_text("def factor():\n    return 1.0\n")
+    _append(root / "train" / "loop.py", "\n\ndef _factor():\n    from .schedule_helper import factor\n    return factor()\n")
+    assert f"{name}.train.schedule_helper" in train_code_modules(package=name)
+    before = code_fingerprint(train_code_modules(package=name))["fingerprint"]
+    _append(root / "train" / "schedule_helper.py")
+    assert code_fingerprint(train_code_modules(package=name))["fingerprint"] != before
+
+
+def test_every_part_left_out_of_a_key_exists_and_would_be_reached():
+    """An exclusion that names nothing the closure reaches is dead (a renamed module): it must go."""
+    from gconvlib.measure.records import MEASURE_ROOTS, NOT_IN_MEASURE_KEY
+    from gconvlib.train.spec import NOT_IN_TRAIN_KEY, PACKAGE, TRAIN_ROOTS
+
+    def reached(roots):
+        return fingerprint.dependency_closure(roots)
+
+    train = reached([f"{PACKAGE}.{r}" for r in TRAIN_ROOTS])
+    for part in NOT_IN_TRAIN_KEY:
+        assert any(m == f"{PACKAGE}.{part}" or m.startswith(f"{PACKAGE}.{part}.") for m in train), part
+    measured = reached([m for roots in MEASURE_ROOTS.values() for m in roots])
+    for part in NOT_IN_MEASURE_KEY:
+        assert any(m == part or m.startswith(part + ".") for m in measured), part

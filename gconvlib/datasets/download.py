@@ -10,9 +10,10 @@ machines that must never touch the network (the build machines, the tests).
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..runtime import setting_flag
 
 
 OFFLINE_ENV = "GCONV_OFFLINE"
@@ -41,7 +42,7 @@ class Remote:
 
 
 def offline() -> bool:
-    return os.environ.get(OFFLINE_ENV, "").strip().lower() not in ("", "0", "false", "no")
+    return setting_flag(OFFLINE_ENV)
 
 
 def unavailable(task: str, files: list[Remote], folder: Path, reason: str, extra: str = "") -> DatasetUnavailable:

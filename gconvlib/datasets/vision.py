@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Dataset
 
+from ..runtime import setting
 from .bundle import LabeledSubset, Source, in_memory
 from .download import DatasetUnavailable, Remote, ensure_extracted
 from .files import photo_transform
@@ -82,7 +83,7 @@ def load_food101(task: str, folder: Path, *, image_size: int, channels: int, dow
 def imagenet_root(root: str | os.PathLike | None) -> Path | None:
     if root is not None:
         return Path(root)
-    env = os.environ.get(IMAGENET_ENV)
+    env = setting(IMAGENET_ENV)
     return Path(env) if env else None
 
 

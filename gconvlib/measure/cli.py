@@ -40,8 +40,12 @@ def _guard(fn):
 # -- gconv reference ------------------------------------------------------------------------------
 
 def _reference(args) -> int:
+    from ..runtime import warn_if_commit_unknown
     from .reference import run_reference
 
+    if not args.plan:
+        # reference records are committed and kept: one that cannot name its commit cannot be traced
+        warn_if_commit_unknown("gconv reference")
     reports = run_reference(args.device, None if args.budget_s <= 0 else args.budget_s, args.out,
                             smoke=args.smoke, parts=args.parts, retry_failed=args.retry_failed, plan_only=args.plan)
     return 0 if all(r.failed == 0 for r in reports) else 1
@@ -224,10 +228,10 @@ def _bench_gc2l(args) -> int:
 
 
 def _add_bench_gc2l(subparsers) -> None:
-    """``gconv bench gc2l``, in the ``bench`` group that gconvlib.train.cli also uses."""
-    from ..train.cli import _bench_subparsers
+    """``gconv bench gc2l``, in the ``bench`` group that gconvlib.train.cli also fills."""
+    from ..commands import subcommand_group
 
-    p = _bench_subparsers(subparsers).add_parser(
+    p = subcommand_group(subparsers, "bench", "throughput benchmarks").add_parser(
         "gc2l", help="ms per training step of WRN-28: GC vs GC-2L fused vs GC-2L unfused",
         description="Times forward+backward of a whole WRN-28-<width> (10 classes, 32x32 synthetic "
                     "input, channels_last) with GC, GC-2L fused and GC-2L unfused at each g, "

@@ -8,7 +8,6 @@ This is a benchmark, not a test: its numbers depend on the machine and its load.
 """
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models.spec import ModelSpec
+from ..runtime import cpu_count
 
 #: the three variants compared at each g, and their scheme text
 VARIANTS = ("gc", "gc2l_fused", "gc2l_unfused")
@@ -29,11 +29,8 @@ def spec_for(variant: str, g: int, width: int) -> ModelSpec:
     return ModelSpec(f"wrn28_{width}", SCHEMES[variant].format(g=g), num_classes=10, input_size=32)
 
 
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity; cgroup quotas are not seen)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+#: CPUs this process may run on: the library's one count (its affinity mask)
+usable_cpus = cpu_count
 
 
 @contextmanager

@@ -26,15 +26,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import os
 import platform
-import re
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable
 
 import torch
 
+from .. import runtime
 from ..models.spec import ModelSpec
 from .stats import (TrialResult, calibrate_step_seconds, coefficient_of_variation, dynamic_joules,
                     interleaved_schedule, sample_std, should_stop, steps_for_window, stopping_values,
@@ -128,18 +127,9 @@ EpfCell = MeasureCell
 # -- devices and environment ------------------------------------------------------------------
 
 def resolve_device(device: str) -> str:
-    """``"cpu"`` or ``"cuda:N"``; ValueError for anything else or for CUDA on a machine without it."""
-    if not isinstance(device, str) or not re.fullmatch(r"cpu|cuda(:\d+)?", device):
-        raise ValueError(f"unknown device {device!r}; use 'cpu', 'cuda' or 'cuda:N'")
-    if device == "cpu":
-        return device
-    if not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available "
-                         f"(torch {torch.__version__}); use --device cpu")
-    index = int(device.partition(":")[2] or 0)
-    if index >= torch.cuda.device_count():
-        raise ValueError(f"device {device!r} requested but only {torch.cuda.device_count()} GPU(s) are visible")
-    return f"cuda:{index}"
+    """``"cpu"`` or ``"cuda:N"``: the runtime's device rule, as text, without ``auto`` (a measured
+    record names the device it was asked for); ValueError for anything else or for missing CUDA."""
+    return str(runtime.resolve_device(device, allow_auto=False))
 
 
 def effective_mode(mode: str, device: str) -> tuple[str, str | None]:
@@ -208,9 +198,7 @@ def environment(device: str, meter=None) -> dict:
         identity = meter.identity()
     elif device.startswith("cuda"):
         driver = nvml_driver_version()
-    git = dict(git_state())
-    if git["commit"] is None and os.environ.get("GCONV_COMMIT"):  # a copy of the checkout without .git
-        git = {"commit": os.environ["GCONV_COMMIT"], "dirty": None}
+    git = git_state()   # GCONV_COMMIT on a copy of the checkout without .git
     return {"device": device_name(device), "device_type": device.split(":")[0], "driver": driver,
             "power_limit_w": power_limit, "torch": torch.__version__, "cuda": torch.version.cuda,
             "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,

@@ -7,10 +7,11 @@
 * :mod:`.check`        ``gconv parallel-check``: sharded vs single-process, forward/backward/step
 * :mod:`.bench`        step time, computation vs communication, communication volume
 * :mod:`.cost`         communication volume from the layer shapes; the fitted cost model
-* :mod:`.plan`         ``gconv plan``: the profile's training runs missing from the store, as jobs
-* :mod:`.cli`          ``gconv parallel-check``, ``gconv parallel-bench``, ``gconv plan``
+* :mod:`.cli`          ``gconv parallel-check``, ``gconv parallel-bench``
 
-Data-parallel training (DDP) lives with the training loop: :mod:`gconvlib.train.distributed`.
+Data-parallel training (DDP) lives with the training loop: :mod:`gconvlib.train.distributed`;
+process-group set-up in :mod:`gconvlib.runtime`; ``gconv plan`` (the profile's training runs
+missing from the store, as torchrun jobs) in :mod:`gconvlib.plan`.
 """
 from .dist import DistInfo, ParallelError, spawn
 from .model import GroupParallelWideResNet, held_parameters, merge_state_dicts, shard_state_dict

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from ..models.spec import ModelSpec
 from .collectives import CommStats, recording
-from .dist import spawn
+from .dist import current, spawn
 
 
 def _sync(device: torch.device) -> None:
@@ -80,7 +80,9 @@ def _bench_rank(rank: int, world: int, configs: list, batch: int, steps: int, wa
     """Every (spec, procs) of ``configs`` in turn; ranks >= procs wait (a barrier) meanwhile."""
     import torch.distributed as dist
 
-    dev = torch.device("cuda", rank) if device == "cuda" else torch.device("cpu")
+    dev = torch.device(current().device)   # the GPU the process group was set up on (NCCL), else the CPU
+    if dev.type != torch.device(device).type:
+        raise RuntimeError(f"rank {rank} joined its process group on {dev}, not on {device}")
     groups = {p: (dist.new_group(list(range(p))) if 1 < p < world else None)
               for p in sorted({p for _, p in configs})}
     out = []

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from ..models.spec import ModelSpec
 from .collectives import CommStats, gather_channels, recording
-from .dist import ParallelError, spawn
+from .dist import ParallelError, current, spawn
 from .layers import check_divisible
 
 
@@ -68,7 +68,9 @@ def _check_rank(rank: int, world: int, spec_text: str, n: int, seed: int, device
 
     torch.set_default_dtype(getattr(torch, dtype))   # this process only (a spawned worker)
     spec = ModelSpec.parse(spec_text)
-    dev = torch.device("cuda", rank) if device == "cuda" else torch.device("cpu")
+    dev = torch.device(current().device)   # the GPU the process group was set up on (NCCL), else the CPU
+    if dev.type != torch.device(device).type:
+        raise ParallelError(f"rank {rank} joined its process group on {dev}, not on {device}")
     single = reference_model(spec, seed, dev)
     x, y = batch(spec, n, seed, dev)
     sharded = GroupParallelWideResNet.from_single(single, spec, rank, world)
@@ -88,23 +90,24 @@ def _check_rank(rank: int, world: int, spec_text: str, n: int, seed: int, device
         sharded.backward(F.cross_entropy(logits, y))
     out["out"], out["grads"] = logits.detach().cpu(), _grads(sharded)
     out["counted_elements"] = dict(stats.elements)
-    out["collective_vs_torch"] = _against_torch_all_gather(rank, world, seed) if world > 1 else 0.0
+    out["collective_vs_torch"] = _against_torch_all_gather(rank, world, seed, dev) if world > 1 else 0.0
     opt.step()
     out["out2"] = sharded(x).detach().cpu()
     out["state"] = {k: v.detach().cpu() for k, v in sharded.state_dict().items()}
     return out
 
 
-def _against_torch_all_gather(rank: int, world: int, seed: int) -> float:
+def _against_torch_all_gather(rank: int, world: int, seed: int, device=torch.device("cpu")) -> float:
     """Our channel all-gather vs ``torch.distributed.nn.functional.all_gather``: outputs and
-    gradients on a random tensor (largest absolute difference)."""
+    gradients on a random tensor (largest absolute difference), on the process's ``device``
+    (NCCL moves CUDA tensors only)."""
     import warnings
 
     import torch.distributed.nn.functional as dnn
 
     g = torch.Generator().manual_seed(seed + 10 + rank)
-    x = torch.randn(3, 2, 4, 4, generator=g)
-    w = torch.randn(3, 2 * world, 4, 4, generator=torch.Generator().manual_seed(seed + 20 + rank))
+    x = torch.randn(3, 2, 4, 4, generator=g).to(device)
+    w = torch.randn(3, 2 * world, 4, 4, generator=torch.Generator().manual_seed(seed + 20 + rank)).to(device)
     a = x.clone().requires_grad_()
     ours = gather_channels(a, None, world)
     (ours * w).sum().backward()

@@ -1,12 +1,10 @@
-"""``gconv parallel-check``, ``gconv parallel-bench`` and ``gconv plan``.
+"""``gconv parallel-check`` and ``gconv parallel-bench`` (``gconv plan`` is :mod:`gconvlib.plan`).
 
     gconv parallel-check --procs P [--groups g] [--width k] [--scheme gc2l|gc] [--device cpu|cuda]
     gconv parallel-bench --model wrn28_2/gc2l:2 --procs P [--batch-size N] [--image-size S]
-    gconv plan --profile paper [--set NB.KEY=VALUE] [--nproc-per-node N] [--nnodes M] [--all]
 """
 from __future__ import annotations
 
-import os
 import sys
 
 
@@ -16,7 +14,7 @@ def _fail(message: str) -> int:
 
 
 def _not_under_torchrun(command: str) -> None:
-    from .dist import ParallelError, torchrun_env
+    from ..runtime import ParallelError, torchrun_env
 
     env = torchrun_env()
     if env is not None and env["world_size"] > 1:
@@ -72,26 +70,6 @@ def cmd_parallel_bench(args) -> int:
     return 0
 
 
-def cmd_plan(args) -> int:
-    from ..pipeline import PipelineError
-    from .plan import missing_jobs, planned_jobs
-
-    try:
-        jobs = planned_jobs(args.profile, args.set)
-    except (ValueError, PipelineError) as e:
-        return _fail(str(e))
-    todo = jobs if args.all else missing_jobs(jobs)
-    for job in todo:
-        print(job.command(args.nproc_per_node, args.nnodes, args.rdzv_endpoint, args.profile))
-    by_chapter = {}
-    for job in todo:
-        by_chapter[job.chapter] = by_chapter.get(job.chapter, 0) + 1
-    detail = ", ".join(f"{n} {c}" for c, n in by_chapter.items())
-    print(f"gconv plan: {len(todo)} of {len(jobs)} training runs of profile {args.profile!r} "
-          f"{'listed' if args.all else 'not in the store'}" + (f" ({detail})" if detail else ""), file=sys.stderr)
-    return 0
-
-
 def add_subcommands(subparsers) -> None:
     p = subparsers.add_parser("parallel-check", help="group-parallel WRN-28-k vs single-process: forward, "
                                                      "backward and one step (spawns P processes)")
@@ -121,15 +99,3 @@ def add_subcommands(subparsers) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads per process")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     p.set_defaults(func=cmd_parallel_bench)
-
-    p = subparsers.add_parser("plan", help="the profile's training runs missing from the store, as torchrun "
-                                           "commands (one per line)")
-    p.add_argument("--profile", default="paper", help="smoke, quick or paper (default)")
-    p.add_argument("--set", action="append", default=[], metavar="NB.KEY=VALUE",
-                   help="override one notebook parameter, as for `gconv notebooks`")
-    p.add_argument("--nproc-per-node", default=os.environ.get("GCONV_NPROC_PER_NODE", "1"),
-                   help="torchrun's processes per node (an integer, or gpu)")
-    p.add_argument("--nnodes", type=int, default=1)
-    p.add_argument("--rdzv-endpoint", help="HOST:PORT of the rendezvous (several nodes)")
-    p.add_argument("--all", action="store_true", help="list every run, stored or not")
-    p.set_defaults(func=cmd_plan)

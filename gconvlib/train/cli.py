@@ -104,7 +104,7 @@ def _start(args, distributed: bool = False):
     With ``distributed`` (``gconv train``) and torchrun's environment of more than one process,
     join the process group; the default thread count is then the CPUs of the process's affinity
     shared by the processes of the node. Returns the process's DistInfo (None: one process)."""
-    from ..parallel.dist import init_from_torchrun, torchrun_env
+    from ..runtime import init_from_torchrun, torchrun_env
     from .device import available_cpus, set_process_threads
 
     if args.threads is not None and args.threads < 1:

@@ -11,35 +11,20 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import asdict, dataclass
 
 import torch
 
+from .. import runtime
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(device)
-    except RuntimeError as e:
-        raise ValueError(f"unknown device {device!r}: use auto, cpu or cuda[:i] ({e})") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but no CUDA GPU is available")
-    if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"device {device!r} is not supported: use auto, cpu or cuda[:i]")
-    return device
+
+# one device rule and one CPU count for the whole library (the runtime floor); kept under
+# these names because the training modules and their callers import them from here
+resolve_device = runtime.resolve_device
+available_cpus = runtime.cpu_count
 
 
 # -- threads -----------------------------------------------------------------------------
-
-def available_cpus() -> int:
-    """CPUs this process may run on (its affinity mask; a container or ``taskset`` limits it)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # not Linux
-        return os.cpu_count() or 1
-
 
 def set_process_threads(threads: int | None = None) -> int:
     """Set torch's intra-op threads for the whole process (call once, where the process starts)."""

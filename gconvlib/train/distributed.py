@@ -33,6 +33,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from ..runtime import torchrun_env
 from .data import shard_bounds
 from .loop import Loop
 
@@ -168,8 +169,6 @@ def data_parallel() -> DataParallel | None:
     process is initialized (torchrun + ``gconv train``, or the caller's own)."""
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return None
-    from ..parallel.dist import torchrun_env
-
     env = torchrun_env() or {}
     world, rank = dist.get_world_size(), dist.get_rank()
     return DataParallel(rank, world, env.get("local_rank", rank), env.get("local_world_size", world))

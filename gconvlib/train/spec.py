@@ -19,12 +19,34 @@ from ..models.spec import ModelSpec
 KIND = "train"
 DATA_MODES = ("auto", "real", "standin")
 
-# The modules of this package whose source can change what a run computes. Not listed (editing
-# them keeps every stored run): checkpoint (resuming is bit-identical), progress, bench, cli.
-# A data-parallel run (distributed) computes the same run as one process and has its key.
-TRAIN_MODULES = ("gconvlib.train.spec", "gconvlib.train.rng", "gconvlib.train.device",
-                 "gconvlib.train.data", "gconvlib.train.loop", "gconvlib.train.run",
-                 "gconvlib.train.distributed")
+PACKAGE = "gconvlib"
+#: where a run's computation starts; the modules whose source can change what it computes are
+#: the ones these import, transitively (:func:`gconvlib.fingerprint.dependency_closure`), so a
+#: module the loop starts to use is in the key without anyone listing it. A data-parallel run
+#: (distributed, imported by run) computes the same run as one process and has its key.
+TRAIN_ROOTS = ("train.run",)
+#: parts of the package the training closure leaves out (relative to the package), and why; one
+#: left here by mistake costs a recomputation, not a stale result served as current
+NOT_IN_TRAIN_KEY = {
+    "models": "the model's modules come from ModelSpec.code_modules: those it instantiates",
+    "layers": "as models: a GC run does not depend on the GC-2L layer",
+    "datasets": "data_code_modules: the modules of the data source the run used",
+    "store": "keeps results and computes none",
+    "fingerprint": "computes keys, not results",
+    "train.checkpoint": "resuming is bit-identical to running through (tests/test_train_state.py)",
+    "train.progress": "draws the progress bar",
+}
+
+
+def train_code_modules(package: str = PACKAGE) -> tuple[str, ...]:
+    """The modules of ``package`` whose source defines every training run (the model's and the
+    data's modules are added per run: :meth:`TrainSpec.code_modules`)."""
+    from ..fingerprint import dependency_closure
+
+    return tuple(dependency_closure([f"{package}.{root}" for root in TRAIN_ROOTS], package,
+                                    exclude=[f"{package}.{part}" for part in NOT_IN_TRAIN_KEY]))
+
+
 DATASET_MODULES = ("gconvlib.datasets.bundle", "gconvlib.datasets.tasks")
 
 
@@ -164,7 +186,7 @@ class TrainSpec:
 
     def code_modules(self) -> tuple[str, ...]:
         """The modules whose source defines this run's result (see the module docstring)."""
-        modules = {*TRAIN_MODULES, "gconvlib.recipes", *data_code_modules(self.task, self.data_mode),
+        modules = {*train_code_modules(), *data_code_modules(self.task, self.data_mode),
                    *self.variant.code_modules()}
         return tuple(sorted(modules))
 

@@ -11,15 +11,20 @@ runs the results store already holds (:func:`gconvlib.train.run.stored_record`, 
 ``gconv train`` (data-parallel over the processes torchrun starts) into the same store, so the
 notebooks then read it back as a cache hit. Scheduling is left to the cluster's own tools
 (SLURM's ``sbatch``, submitit, ...): see the README, "Scaling out".
+
+It sits beside :mod:`gconvlib.pipeline`, above the chapters and the training package it asks,
+so that nothing below it (:mod:`gconvlib.parallel`, :mod:`gconvlib.train`) imports upwards.
 """
 from __future__ import annotations
 
 import importlib
 import inspect
 import shlex
+import sys
 from dataclasses import dataclass
 
-from ..store import ResultsStore
+from .runtime import setting
+from .store import ResultsStore
 
 
 @dataclass(frozen=True)
@@ -29,7 +34,7 @@ class Job:
 
     def command(self, nproc_per_node: str | int = 1, nnodes: int = 1, rdzv_endpoint: str | None = None,
                 profile: str | None = None, python: str | None = None) -> str:
-        from ..train.cli import spec_arguments
+        from .train.cli import spec_arguments
 
         launcher = ["torchrun", "--nproc-per-node", str(nproc_per_node)]
         if nnodes > 1:
@@ -45,7 +50,7 @@ class Job:
 
 def chapter_modules() -> list[tuple[str, object]]:
     """(name, module) of every chapter module that exists and defines ``plan_specs``."""
-    from ..chapters import CHAPTERS
+    from .chapters import CHAPTERS
 
     out = []
     for chapter in CHAPTERS:
@@ -63,7 +68,7 @@ def chapter_modules() -> list[tuple[str, object]]:
 
 def chapter_parameters(chapter: str, profile_name: str, profile: dict, overrides: dict) -> dict:
     """The notebook's parameters for the profile (validated against the notebook when it exists)."""
-    from ..pipeline import notebook_dir, notebook_parameters
+    from .pipeline import notebook_dir, notebook_parameters
 
     if (notebook_dir() / f"{chapter}.ipynb").exists():
         return notebook_parameters(chapter, profile_name, profile, overrides)
@@ -88,7 +93,7 @@ def call_plan_specs(fn, params: dict) -> list:
 
 def planned_jobs(profile_name: str, overrides: list[str] | None = None) -> list[Job]:
     """Every training run of the profile's chapters (each once, in book order)."""
-    from ..pipeline import load_profile, parse_overrides
+    from .pipeline import load_profile, parse_overrides
 
     profile = load_profile(profile_name)
     parsed = parse_overrides(overrides)
@@ -103,7 +108,48 @@ def planned_jobs(profile_name: str, overrides: list[str] | None = None) -> list[
 
 def missing_jobs(jobs: list[Job], store: ResultsStore | None = None) -> list[Job]:
     """The jobs whose run is not in the store (trained with this code)."""
-    from ..train.run import stored_record
+    from .train.run import stored_record
 
     store = store or ResultsStore()
     return [job for job in jobs if stored_record(job.spec, store) is None]
+
+
+# -- gconv plan ---------------------------------------------------------------------------------
+
+def cmd_plan(args) -> int:
+    from .pipeline import PipelineError
+
+    try:
+        jobs = planned_jobs(args.profile, args.set)
+    except (ValueError, PipelineError) as e:
+        print(f"gconv: error: {e}", file=sys.stderr)
+        return 2
+    todo = jobs if args.all else missing_jobs(jobs)
+    for job in todo:
+        print(job.command(args.nproc_per_node, args.nnodes, args.rdzv_endpoint, args.profile))
+    by_chapter = {}
+    for job in todo:
+        by_chapter[job.chapter] = by_chapter.get(job.chapter, 0) + 1
+    detail = ", ".join(f"{n} {c}" for c, n in by_chapter.items())
+    print(f"gconv plan: {len(todo)} of {len(jobs)} training runs of profile {args.profile!r} "
+          f"{'listed' if args.all else 'not in the store'}" + (f" ({detail})" if detail else ""), file=sys.stderr)
+    return 0
+
+
+def add_subcommands(subparsers) -> None:
+    """Register ``gconv plan``."""
+    p = subparsers.add_parser("plan", help="the profile's training runs missing from the store, as torchrun "
+                                           "commands (one per line)")
+    p.add_argument("--profile", default="paper", help="smoke, quick or paper (default)")
+    p.add_argument("--set", action="append", default=[], metavar="NB.KEY=VALUE",
+                   help="override one notebook parameter, as for `gconv notebooks`")
+    p.add_argument("--nproc-per-node", default=setting("GCONV_NPROC_PER_NODE", "1"),
+                   help="torchrun's processes per node (an integer, or gpu)")
+    p.add_argument("--nnodes", type=int, default=1)
+    p.add_argument("--rdzv-endpoint", help="HOST:PORT of the rendezvous (several nodes)")
+    p.add_argument("--all", action="store_true", help="list every run, stored or not")
+    p.set_defaults(func=cmd_plan)
+
+
+__all__ = ["Job", "add_subcommands", "call_plan_specs", "chapter_modules", "chapter_parameters", "missing_jobs",
+           "planned_jobs"]
