@@ -84,9 +84,11 @@ def test_the_dry_run_runs_every_part_on_a_bare_node(dry_run):
     assert len(rows) == 8    # MobileNet-V1 (part 2) and ResNeXt-50 (part 5) in one file
     for r in rows:
         assert r["device"] and r["torch"] and r["measured_at"] and r["status"] == "ok" and "commit" in r
+        assert r["memory_format"] == "channels_last" and '"cudnn_allow_tf32": false' in r["backend_flags"]
+    assert not (out / "journal" / "epf.jsonl").exists()      # every journalled cell was stored
 
 
-def test_a_second_dry_run_measures_nothing_again(dry_run, monkeypatch):
+def test_a_second_dry_run_measures_nothing_again(dry_run, monkeypatch, process_age):
     out, proc = dry_run
     assert proc.returncode == 0
     from gconvlib.measure import protocol as P
@@ -115,30 +117,43 @@ class FakeClock:
         return self.t
 
 
-def fake_plan(clock, measured):
-    """Part 1 (1 s, every call), part 2 (2 cells), part 3 (2 cells), part 4 (1 cell); 10 s a cell."""
-    def task(kind, cells, cost, always=False):
+@pytest.fixture
+def process_age(monkeypatch):
+    """The process's age when the budget starts (fake seconds; 0 unless a test sets it)."""
+    from gconvlib.measure import records
+
+    age = {"s": 0.0}
+    monkeypatch.setattr(records, "process_age_s", lambda: age["s"])
+    return age
+
+
+def fake_plan(clock, measured, cost2=10.0, graph_check="ok"):
+    """Part 1 (1 s, every call; its CUDA-graph check says ``graph_check``), part 2 (2 graph-mode
+    cells, ``cost2`` s each), part 3 (2 cells), part 4 (1 cell); 10 s a cell estimated."""
+    def task(kind, cells, cost, always=False, estimate=None, needs_graphs=False, ctx=None):
         def measure(chunk, on_result):
             for c in chunk:
                 measured.append(c)
                 clock.t += cost
+                if always:
+                    ctx.graph_capture = graph_check
                 on_result(c, {"status": "ok"})
         return REF.Task(kind, kind, cells, measure, lambda c: {"cell": c}, lambda c: ("gconvlib.measure.records",),
-                        lambda c: cost, always=always)
+                        lambda c: estimate or cost, always=always, needs_graphs=needs_graphs)
 
     def make(ctx):
-        return [REF.Part(1, "check", [task("environment", [f"env@{clock.t}"], 1.0, always=True)]),
-                REF.Part(2, "two", [task("epf", ["a", "b"], 10.0)]),
+        return [REF.Part(1, "check", [task("environment", [f"env@{clock.t}"], 1.0, always=True, ctx=ctx)]),
+                REF.Part(2, "two", [task("epf", ["a", "b"], cost2, estimate=10.0, needs_graphs=True)]),
                 REF.Part(3, "three", [task("epf", ["c", "d"], 10.0)]),
                 REF.Part(4, "four", [task("latency", ["e"], 10.0)])]
     return make
 
 
-def test_an_interrupted_run_continues_where_it_stopped(tmp_path):
+def test_an_interrupted_run_continues_where_it_stopped(tmp_path, process_age):
     clock, measured = FakeClock(), []
     def run():
         return REF.run_reference("cpu", 25.0, tmp_path, make_plan=fake_plan(clock, measured), clock=clock,
-                                 meter=object(), log=said.append)
+                                 meter=object(), log=said.append, reserve_s=0.0)
 
     said = []
     first = run()
@@ -155,6 +170,52 @@ def test_an_interrupted_run_continues_where_it_stopped(tmp_path):
     assert measured[6:] == ["env@42.0", "e"]
     said.clear()
     assert [r.measured for r in run()] == [1, 0, 0, 0] and "the reference is complete." in said[-1]
+
+
+def test_the_budget_counts_from_the_start_of_the_process(tmp_path, process_age):
+    """45 s from a process 20 s old (imports, CUDA start-up): part 3 no longer fits after part 2."""
+    clock, measured = FakeClock(), []
+    process_age["s"] = 20.0
+    REF.run_reference("cpu", 45.0, tmp_path, make_plan=fake_plan(clock, measured), clock=clock, meter=object(),
+                      log=lambda m: None, reserve_s=0.0)
+    assert measured == ["env@0.0", "a", "b"]
+    clock, measured = FakeClock(), []
+    process_age["s"] = 0.0        # counted from the command's own start, part 3 would have run
+    REF.run_reference("cpu", 45.0, tmp_path / "fresh", make_plan=fake_plan(clock, measured), clock=clock,
+                      meter=object(), log=lambda m: None, reserve_s=0.0)
+    assert measured == ["env@0.0", "a", "b", "c", "d"]
+
+
+def test_the_reserve_is_kept_for_the_end(tmp_path, process_age):
+    clock, measured = FakeClock(), []
+    REF.run_reference("cpu", 45.0, tmp_path, make_plan=fake_plan(clock, measured), clock=clock, meter=object(),
+                      log=lambda m: None, reserve_s=10.0)
+    assert measured == ["env@0.0", "a", "b", "c"]          # 45 - 10 reserved: d no longer fits
+
+
+def test_the_pace_of_part_2_sizes_part_3(tmp_path, process_age):
+    """Part 2's cells take 20 s where 10 s were estimated: part 3's cells are estimated at 20 s too,
+    so with 19 s left none of them starts (at 10 s one would, and a slow one would overrun the call)."""
+    clock, measured = FakeClock(), []
+    reports = REF.run_reference("cpu", 60.0, tmp_path, make_plan=fake_plan(clock, measured, cost2=20.0), clock=clock,
+                                meter=object(), log=lambda m: None, reserve_s=0.0)
+    assert measured == ["env@0.0", "a", "b"] and reports[2].stopped
+
+
+def test_a_failed_capture_check_skips_the_graph_parts_without_storing_them(tmp_path, process_age):
+    clock, measured, said = FakeClock(), [], []
+    reports = REF.run_reference("cpu", None, tmp_path, clock=clock, meter=object(), log=said.append,
+                                make_plan=fake_plan(clock, measured, graph_check="failed: RuntimeError: capture"))
+    assert measured == ["env@0.0", "c", "d", "e"]           # part 2 (graph mode) not run
+    assert [(r.number, r.measured, r.skipped) for r in reports] == [(1, 1, False), (2, 0, True), (3, 2, False),
+                                                                    (4, 1, False)]
+    assert ResultsStore(tmp_path).records("epf") and not any(
+        r["spec"]["cell"] in ("a", "b") for r in ResultsStore(tmp_path).records("epf"))
+    assert any("skipped, the CUDA-graph capture check failed (failed: RuntimeError: capture)" in s for s in said)
+    measured.clear()                                        # the next call, capture fixed: part 2 runs
+    REF.run_reference("cpu", None, tmp_path, clock=clock, meter=object(), log=said.append,
+                      make_plan=fake_plan(clock, measured))
+    assert measured[1:] == ["a", "b"]
 
 
 def test_cpu_and_dry_runs_never_write_into_the_committed_reference():

@@ -23,17 +23,20 @@ and device is rewritten after the part):
    MobileNetV2 (GC-2L Tables 3-4), VGG13-BN training steps at B = 20 (VGG Sec. 5.2).
 
 The plan (cells, already stored, estimated seconds per part) is printed first; a part, or a
-group of cells, starts only if its estimate fits in what is left of ``--budget-s`` (the time per
-cell observed in this call replaces the estimate when larger); when it does not fit the command
-stops cleanly and says so, and running it again continues there. A cell that fails is stored as
-a value (``failed: ...``) and the run goes on. The import path needs only torch, numpy, pandas,
+group of cells, starts only if its estimate fits in what is left of ``--budget-s``, counted from
+the start of the process (torch's import and CUDA's start-up are inside the call's limit too) less
+a reserve for the end; estimates are scaled by the pace observed so far in the call (set-up and
+autotuning included), so part 2 teaches part 5. When a cell does not fit the command stops cleanly
+and says so, and running it again continues there. Each cell is stored as it finishes and each EPF
+trial is journalled as it ends, so a kill loses at most the trial in progress. A cell that fails
+is stored as a value (``failed: ...``) and the run goes on; when part 1's CUDA-graph capture check
+fails, the graph-mode EPF tasks are skipped (not stored as failed) until a later call. The import path needs only torch, numpy, pandas,
 pyyaml, tqdm, filelock (a dependency of torch) and nvidia-ml-py: no papermill, pooch or
 jupyter-book (``tests/test_reference.py`` runs the dry run with everything else made unimportable).
 """
 from __future__ import annotations
 
 import datetime as _dt
-import statistics
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -43,12 +46,17 @@ from ..store import REFERENCE_DIR, ResultsStore, results_dir
 from . import experiments as X
 from .latency import LatencyCell, LatencyProtocol, measure_latency
 from .profile import ConvShareCell, measure_conv_share
-from .protocol import (EpfCell, EpfProtocol, cuda_uuid, device_name, environment, failure_text, measuring,
+from .envcheck import check_environment, graph_capture_failed, say_environment
+from .protocol import (EpfCell, EpfProtocol, cuda_identity, device_name, environment, failure_text, measuring,
                        resolve_device, utc_now)
-from .records import (CONV_SHARE, ENVIRONMENT, EPF, LATENCY, MEASURE_MODULES, TRAIN_BENCH, Budget, export_csv,
-                      failed, run_cells)
+from .records import (CONV_SHARE, ENVIRONMENT, EPF, LATENCY, MEASURE_MODULES, TRAIN_BENCH, Budget, Journal, Pace,
+                      export_csv, failed, run_cells)
 
 COMMAND = "python -m gconvlib.cli reference --device cuda --budget-s 480 --out data/results/reference/"
+#: seconds kept back at the end of the budget, which counts from the process's start: the last
+#: CSVs, the summary and closing the meter. 480 s of a 600 s call leave two minutes for the copy
+#: of the results off the machine.
+RESERVE_S = 20.0
 
 
 # -- cells that are not model measurements -----------------------------------------------------
@@ -125,7 +133,7 @@ class Sizes:
 
 
 PAPER_SIZES = Sizes()
-_TINY_EPF = EpfProtocol(warmup_steps=1, window_s=0.02, min_trials=2, max_trials=2, idle_s=0.02,
+_TINY_EPF = EpfProtocol(warmup_steps=1, window_s=0.02, min_trials=2, max_trials=2, idle_s=0.02, idle_settle_s=0.0,
                         calibration_s=0.005, chunk_s=0.005, align_timeout_s=0.05)
 SMOKE_SIZES = Sizes(
     e2gc_variants=("e2gc:1", "e2gc:32", "gc:8"), e2gc_batch_sizes=(1, 2), e2gc_input_size=64,
@@ -166,6 +174,7 @@ class Task:
     estimate_s: Callable[[Any], float]
     group_of: Callable[[Any], Any] = lambda c: None
     always: bool = False          # measured on every call (the environment check)
+    needs_graphs: bool = False    # skipped when part 1's CUDA-graph capture check failed
 
 
 @dataclass
@@ -187,6 +196,10 @@ class Context:
     idle_power_w: float | None = None
     log: Callable[[str], Any] = print
     started: str = ""
+    store: Any = None
+    pace: Pace = field(default_factory=Pace)
+    counter_read_s: float | None = None    # part 1's measurement: sizes the queue of every window
+    graph_capture: str | None = None       # part 1's CUDA-graph capture check
 
 
 def _threads(ctx: Context) -> int:
@@ -226,14 +239,25 @@ def by_groups(cell) -> tuple:
 
 def epf_task(ctx: Context, experiment: str, cells: list, protocol: EpfProtocol,
              group_of: Callable[[Any], Any] = by_model_and_batch) -> Task:
+    spec_of, code_of = _epf_spec(ctx, protocol), _model_code(EPF)
+
     def measure(chunk, on_result):
         from .protocol import measure_epf
 
-        measure_epf(chunk, protocol, ctx.device, meter=ctx.meter, on_result=on_result,
-                    idle_power_w=ctx.idle_power_w, threads=ctx.sizes.threads, log=ctx.log)
+        journal = Journal(Path(ctx.store.root) / "journal" / f"{EPF}.jsonl")
+        keys = {c: ctx.store.key(EPF, spec_of(c), code=code_of(c)) for c in chunk}
 
-    return Task(EPF, experiment, cells, measure, _epf_spec(ctx, protocol), _model_code(EPF),
-                lambda c: epf_cell_seconds(c, protocol, ctx.smoke), group_of=group_of)
+        def stored(cell, result):
+            on_result(cell, result)
+            journal.drop(keys[cell])
+
+        measure_epf(chunk, protocol, ctx.device, meter=ctx.meter, on_result=stored,
+                    idle_power_w=ctx.idle_power_w, counter_read_s=ctx.counter_read_s, threads=ctx.sizes.threads,
+                    log=ctx.log, on_trial=lambda c, t: journal.add(keys[c], t),
+                    resume={c: journal.trials(k) for c, k in keys.items()})
+
+    return Task(EPF, experiment, cells, measure, spec_of, code_of, lambda c: epf_cell_seconds(c, protocol, ctx.smoke),
+                group_of=group_of, needs_graphs=protocol.mode == "graph")
 
 
 def latency_task(ctx: Context, cells: list) -> Task:
@@ -305,9 +329,10 @@ def environment_task(ctx: Context) -> Task:
     def measure(chunk, on_result):
         on_result(cell, check_environment(ctx, cell))
 
+    epf = ctx.sizes.epf   # counter check, graph check (a build and capture), rest, idle window
     return Task(ENVIRONMENT, "environment", [cell], measure,
                 lambda c: {**c.key(), "device": ctx.device_name}, lambda c: MEASURE_MODULES[ENVIRONMENT],
-                lambda c: 0.5 if ctx.smoke else 4.0, always=True)
+                lambda c: 0.5 if ctx.smoke else 0.6 + 3.0 + epf.idle_settle_s + epf.idle_s + 0.5, always=True)
 
 
 def plan(ctx: Context) -> list[Part]:
@@ -338,65 +363,6 @@ def plan(ctx: Context) -> list[Part]:
     ]
 
 
-# -- part 1 -----------------------------------------------------------------------------------
-
-def check_environment(ctx: Context, cell: EnvironmentCell, check_s: float | None = None,
-                      clock: Callable[[], float] = time.perf_counter) -> dict:
-    """Device, driver, torch, whether the counter can be read (observed update period and read
-    cost), active-idle power and a CUDA-graph capture of a small training step."""
-    from .window import idle_power
-
-    meter = ctx.meter
-    result = {"status": "ok", **environment(ctx.device, meter), "meter": meter.name,
-              "meter_note": getattr(meter, "reason", None) or getattr(meter, "fallback_reason", None)}
-    check_s = check_s if check_s is not None else (0.05 if ctx.smoke else 0.6)
-    try:
-        first = meter.counter()
-    except Exception as exc:  # noqa: BLE001
-        first, result["counter"] = None, f"unavailable: counter read failed: {exc}"
-    if first is not None:
-        reads, changes, last, t0 = 1, [], first, clock()
-        while clock() - t0 < check_s:
-            value = meter.counter()
-            reads += 1
-            if value != last:
-                changes.append(clock())
-                last = value
-        gaps = [b - a for a, b in zip(changes, changes[1:])]
-        result.update(counter="readable", counter_reads=reads, counter_read_ms=1000 * (clock() - t0) / reads,
-                      counter_updates=len(changes),
-                      counter_period_s=statistics.median(gaps) if gaps else None)
-    elif "counter" not in result:
-        result["counter"] = f"unavailable: {result['meter_note'] or 'no energy counter'}"
-    idle_s = ctx.sizes.epf.idle_s
-    with measuring(ctx.device, None, ctx.sizes.threads):
-        if ctx.device.startswith("cuda"):
-            import torch
-
-            torch.cuda.synchronize(ctx.device)
-        watts, note = idle_power(meter, idle_s)
-    result.update(idle_power_w=watts, idle_note=note, idle_s=idle_s)
-    ctx.idle_power_w = watts
-    result["graph_capture"] = _graph_check(ctx, cell.graph_check)
-    result["measured_at"] = utc_now()
-    return result
-
-
-def _graph_check(ctx: Context, model: str) -> str:
-    if not ctx.device.startswith("cuda"):
-        return "not checked (CUDA graphs need a GPU; graph-mode cells run eager on a CPU)"
-    from .protocol import TrainStep
-
-    try:
-        with measuring(ctx.device, True, None):
-            step = TrainStep(EpfCell(model, 2), ctx.device, "graph", 3)
-            step.timed(3)
-            del step
-        return "ok"
-    except Exception as exc:  # noqa: BLE001
-        return failure_text(exc)
-
-
 # -- the command ------------------------------------------------------------------------------
 
 @dataclass
@@ -410,6 +376,7 @@ class PartReport:
     failed: int = 0
     seconds: float = 0.0
     stopped: bool = False
+    skipped: bool = False         # a graph-mode task skipped after a failed capture check
     csv: list = field(default_factory=list)
 
 
@@ -429,13 +396,14 @@ def run_reference(device: str = "cuda", budget_s: float | None = 480.0, out: Pat
                   smoke: bool = False, parts: Sequence[int] | None = None, retry_failed: bool = False,
                   meter=None, plan_only: bool = False, sizes: Sizes | None = None,
                   make_plan: Callable[[Context], list[Part]] = plan, clock: Callable[[], float] = time.monotonic,
-                  log: Callable[[str], Any] | None = None) -> list[PartReport]:
+                  log: Callable[[str], Any] | None = None, reserve_s: float = RESERVE_S) -> list[PartReport]:
     """Run the reference parts (see the module doc); returns what each part did.
 
     ``out``: the store root (default ``data/results/reference/`` on a GPU; for a CPU run or a dry
     run ``<results>/reference-dryrun``: CPU numbers and tiny sizes never go into the reference). ``parts``: only
     these part numbers. ``meter``: the energy meter (default: the best one for the device).
     ``plan_only``: print the plan and measure nothing. ``clock``/``make_plan`` are for tests.
+    The budget counts from the start of the process and keeps ``reserve_s`` for the end.
     """
     say = log or (lambda msg: print(msg, flush=True))
     try:
@@ -453,9 +421,9 @@ def run_reference(device: str = "cuda", budget_s: float | None = 480.0, out: Pat
         raise ValueError(f"{out} holds GPU reference results at the papers' sizes; a "
                          f"{'dry run' if smoke else device + ' run'} writes elsewhere (give --out)")
     store = ResultsStore(out)
-    budget = Budget(budget_s, clock)
+    budget = Budget.from_process_start(budget_s, clock, reserve_s=reserve_s if budget_s is not None else 0.0)
     ctx = Context(device, name, smoke, sizes or (SMOKE_SIZES if smoke else PAPER_SIZES), log=say,
-                  started=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+                  started=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), store=store)
     chosen = make_plan(ctx)
     if parts:
         unknown = sorted(set(parts) - {p.number for p in chosen})
@@ -478,8 +446,10 @@ def run_reference(device: str = "cuda", budget_s: float | None = 480.0, out: Pat
     if own_meter:
         from .meters import select_meter
 
-        sync = (lambda: __import__("torch").cuda.synchronize(device)) if device.startswith("cuda") else None
-        meter = select_meter(device, sync, uuid=cuda_uuid(device) if device.startswith("cuda") else None)
+        import torch
+
+        sync = (lambda: torch.cuda.synchronize(device)) if device.startswith("cuda") else None
+        meter = select_meter(device, sync, **cuda_identity(device))
     ctx.meter = meter
     try:
         for p, report in zip(chosen, reports):
@@ -490,17 +460,22 @@ def run_reference(device: str = "cuda", budget_s: float | None = 480.0, out: Pat
                 f"estimate ~{report.estimate_s:.0f} s ({max(0.0, budget.left()):.0f} s left)")
             t0 = clock()
             for task in p.tasks:
+                if task.needs_graphs and graph_capture_failed(ctx):
+                    report.skipped = True
+                    say(f"  {task.experiment}: skipped, the CUDA-graph capture check failed ({ctx.graph_capture}); "
+                        f"nothing stored: fix it on the CPU and run the same command again")
+                    continue
                 run = run_cells(store, task.kind, task.cells, spec_of=task.spec_of, code_of=task.code_of,
                                 measure=task.measure, group_of=task.group_of, estimate_s=task.estimate_s,
                                 budget=budget, retry_failed=retry_failed or task.always, log=say,
-                                profile="smoke" if smoke else "reference")
+                                profile="smoke" if smoke else "reference", pace=ctx.pace)
                 report.measured += run.measured
                 report.failed += run.failed
                 report.stopped = report.stopped or run.stopped
                 written = export_csv(_experiment_records(store, chosen, task.experiment), task.experiment, out)
                 report.csv += [str(x) for x in written if str(x) not in report.csv]
                 if task.kind == ENVIRONMENT:
-                    _say_environment(run.records[0]["result"] if run.records[0] else {}, say)
+                    say_environment(run.records[0]["result"] if run.records[0] else {}, say)
                 if run.stopped:
                     break
             report.seconds = clock() - t0
@@ -537,21 +512,6 @@ def _any_pending(store: ResultsStore, part: Part, retry_failed: bool) -> bool:
     return any(_pending(store, t, retry_failed) for t in part.tasks)
 
 
-def _say_environment(result: dict, say) -> None:
-    if not result:
-        return
-    idle = result.get("idle_power_w")
-    say(f"  device {result.get('device')}, driver {result.get('driver')}, torch {result.get('torch')}, "
-        f"CUDA {result.get('cuda')}, cuDNN {result.get('cudnn')}, commit {str(result.get('commit'))[:10]}"
-        + (" (dirty)" if result.get("dirty") else ""))
-    period = result.get("counter_period_s")
-    say(f"  energy meter {result.get('meter')}: counter {result.get('counter')}"
-        + (f", updates every {1000 * period:.0f} ms" if period else "")
-        + (f", one read {result['counter_read_ms']:.1f} ms" if result.get("counter_read_ms") else "")
-        + (f"; active idle {idle:.1f} W" if idle is not None else f"; active idle: {result.get('idle_note')}"))
-    say(f"  CUDA graph capture: {result.get('graph_capture')}")
-
-
 def _print_plan(reports: list[PartReport], budget_s, device: str, name: str, out: Path, smoke: bool, say) -> None:
     say(f"gconv reference on {device} ({name}){' - dry run, tiny sizes' if smoke else ''}; records in {out}")
     say(f"{'part':>4}  {'cells':>5}  {'stored':>6}  {'estimate':>9}  what")
@@ -565,6 +525,5 @@ def _print_plan(reports: list[PartReport], budget_s, device: str, name: str, out
         + ("; parts that do not fit wait for the next call" if budget_s is not None and total > budget_s else ""))
 
 
-__all__ = ["COMMAND", "Context", "EnvironmentCell", "PAPER_SIZES", "Part", "PartReport", "SMOKE_SIZES", "Sizes",
-           "Task", "TrainBenchCell", "check_environment", "epf_cell_seconds", "plan",
-           "run_reference"]
+__all__ = ["COMMAND", "Context", "EnvironmentCell", "PAPER_SIZES", "Part", "PartReport", "RESERVE_S", "SMOKE_SIZES",
+           "Sizes", "Task", "TrainBenchCell", "check_environment", "epf_cell_seconds", "plan", "run_reference"]
