@@ -10,20 +10,26 @@ training steps; here (reasons in REFERENCE §7):
 * **Counter, not power**: the GPU's cumulative energy counter (``nvmlDeviceGetTotalEnergyConsumption``,
   Volta and newer); power polling only as a labelled-approximate fallback.
 * **Windows aligned to counter updates** (:mod:`.window`): the counter moves about every 100 ms;
-  the protocol polls it while the steps run and opens and closes each window on an update, so
-  1 s windows reach CV <= 1 % where unaligned 2 s windows carry up to 5 % error.
+  a thread polls it while the steps run (the host never reads it inside a window, so eager steps
+  are not slowed by the reads) and each window opens on the second update after the work starts
+  and closes on an update, timed to half a read, so 1 s windows reach CV <= 1 % where unaligned
+  2 s windows carry up to 5 % error.
 * **CUDA graphs**: eager PyTorch at batch 1-16 is launch-bound on current GPUs; the whole step is
   captured in a CUDA graph (``mode="graph"``, default); ``mode="eager"`` is the paper-style number.
+* **Chosen, recorded settings**: channels_last, fp32 without TF32 (the papers' GPUs have none);
+  memory format, AMP and the backend flags are in every result's spec and environment.
 * **Repeat, interleave**: 3-4 trials per cell to CV <= 1 %, round-robin over the cells of a group.
-* **Total and dynamic EPF**: active-idle power is measured in the same process.
+* **Total and dynamic EPF**: active-idle power is measured in the same process, after a rest, for
+  several seconds; ``None`` (no dynamic EPF) when the counter does not move.
 * **Missing is missing**: without an energy source EPF is ``None`` with the reason; time is still
   measured and is never shown as energy.
 
 Modules: :mod:`.meters` (NVML counter, NVML power, RAPL, null), :mod:`.window` (aligned windows),
-:mod:`.protocol` (EPF cells and protocol), :mod:`.latency` (inference latency, VGG Fig. 10),
+:mod:`.protocol` (EPF cells, protocol and run), :mod:`.stats` (its statistics), :mod:`.step` (the
+measured training step), :mod:`.latency` (inference latency, VGG Fig. 10),
 :mod:`.profile` (share of conv time), :mod:`.experiments` (the papers' cells), :mod:`.records`
-(store records, budgets, CSV export), :mod:`.reference` (``gconv reference``: the GPU reference
-in one resumable command), :mod:`.analysis` (frames for tables, figures and claims evidence),
+(store records, budgets, trial journal, CSV export), :mod:`.reference` (``gconv reference``: the
+GPU reference in one resumable command; :mod:`.envcheck` is its part 1), :mod:`.analysis` (frames for tables, figures and claims evidence),
 :mod:`.layer_bench` (``gconv bench gc2l``), :mod:`.cli`.
 """
 from .experiments import (E2GC_VARIANTS, VGG_VARIANTS, conv_share_cells, e2gc_cells, gc2l_comparison_cells,

@@ -42,6 +42,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import torch
+
 from ..store import REFERENCE_DIR, ResultsStore, results_dir
 from . import experiments as X
 from .latency import LatencyCell, LatencyProtocol, measure_latency
@@ -204,8 +206,6 @@ class Context:
 
 def _threads(ctx: Context) -> int:
     """The CPU threads a measurement runs with (what a CPU result depends on)."""
-    import torch
-
     return ctx.sizes.threads or torch.get_num_threads()
 
 
@@ -445,8 +445,6 @@ def run_reference(device: str = "cuda", budget_s: float | None = 480.0, out: Pat
     own_meter = meter is None
     if own_meter:
         from .meters import select_meter
-
-        import torch
 
         sync = (lambda: torch.cuda.synchronize(device)) if device.startswith("cuda") else None
         meter = select_meter(device, sync, **cuda_identity(device))
