@@ -12,6 +12,7 @@ import pytest
 
 from gconvlib.chapters import _training as T
 from gconvlib.chapters import e2gc_accuracy, gc2l_ablation, gc2l_comparison, vgg_schemes
+from gconvlib.claims import load_claims
 from gconvlib.train import TrainSpec, scaling
 
 
@@ -188,7 +189,11 @@ def test_plan_specs_is_exactly_what_run_trains(chapter, monkeypatch):
     monkeypatch.setattr(gconvlib.train, "run_many", fake_run_many)
     r = chapter.run("smoke", **SMALL[chapter])
     assert trained == chapter.plan_specs(**SMALL[chapter]) and len(trained) > 0
-    assert len(r.claims) > 0 and r.claims.verdict.notna().all()
+    # every claim claims.yaml files under this chapter is judged, and none is decided: one seed per
+    # variant on the offline stand-in can hold or refute nothing
+    assert sorted(r.claims.id) == sorted(c.id for c in load_claims(chapter=chapter.NAME))
+    assert set(r.claims.verdict_kind) <= {"not testable here", "not yet reproduced"}, \
+        r.claims.verdict_kind.value_counts().to_dict()
 
 
 def test_plans_cover_the_papers_columns_in_the_paper_profile():
