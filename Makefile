@@ -34,9 +34,15 @@ $(MATHJAX):
 	rm -rf book/_mathjax/mathjax && cp -r data/cache/npm/node_modules/mathjax/es5 book/_mathjax/mathjax
 
 # -- the product -----------------------------------------------------------------------------
-reproduce: notebooks book
-	@echo
-	@echo "Book built: open file://$(CURDIR)/book/_build/html/index.html"
+# A failed notebook (exit 1) does not stop the book: its page says that it failed; make still
+# ends with that failure. Anything else (a usage error 2, Ctrl-C 130) stops here.
+reproduce: $(INSTALLED) $(MATHJAX)
+	@status=0; $(VENV)/bin/gconv notebooks --profile $(PROFILE) $(foreach s,$(SET),--set $(s)) || status=$$?; \
+	  if [ $$status -ne 0 ] && [ $$status -ne 1 ]; then exit $$status; fi; \
+	  $(MAKE) --no-print-directory book || exit $$?; \
+	  echo; echo "Book built: open file://$(CURDIR)/book/_build/html/index.html"; \
+	  if [ $$status -eq 1 ]; then echo "[gconv] some notebooks failed: see the summary above and their pages in the book"; fi; \
+	  exit $$status
 
 notebooks: $(INSTALLED)
 	$(VENV)/bin/gconv notebooks --profile $(PROFILE) $(foreach s,$(SET),--set $(s))

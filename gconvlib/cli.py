@@ -213,6 +213,7 @@ def cmd_book_check(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .faults import INTERRUPTED_EXIT, os_error_line, where_logged
     from .pipeline import PipelineError
 
     args = make_parser().parse_args(argv)
@@ -221,6 +222,12 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, PipelineError) as e:
         print(f"gconv: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:   # Ctrl-C: one line, not the frames it happened to stop in
+        print("gconv: interrupted", file=sys.stderr)
+        return INTERRUPTED_EXIT
+    except OSError as e:             # an unwritable or missing folder, a full disk
+        print(f"gconv: error: {os_error_line(e)} ({where_logged(e, args.command)})", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import tempfile
 import traceback
 from pathlib import Path
 
@@ -26,7 +27,8 @@ def log_traceback(exc: BaseException, command: str = "gconv") -> Path | None:
 
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    for folder in (cache_dir() / "logs", Path.cwd()):   # an unwritable cache may be the fault itself
+    # an unwritable cache may be the fault itself: then the system's temporary folder
+    for folder in (cache_dir() / "logs", Path(tempfile.gettempdir())):
         path = folder / f"{command.replace(' ', '-')}-{stamp}-{os.getpid()}.log"
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -47,7 +49,17 @@ def where_logged(exc: BaseException, command: str = "gconv") -> str:
 
 
 def os_error_line(exc: OSError) -> str:
-    """An OSError as what failed on which path ("cannot write /x/y: Permission denied")."""
+    """An OSError as the path, what failed, and the setting that chose the folder (if one did):
+    ``/x/results/train: Permission denied (the results store, GCONV_RESULTS)``."""
+    from .store import cache_dir, results_dir
+
     what = exc.strerror or type(exc).__name__
-    path = exc.filename
-    return f"{path}: {what}" if path else str(exc)
+    if not exc.filename:
+        return f"{type(exc).__name__}: {exc}"
+    path = Path(exc.filename).absolute()
+    line = f"{path}: {what}"
+    for folder, role, name in ((results_dir(), "the results store", "GCONV_RESULTS"),
+                               (cache_dir(), "downloads and checkpoints", "GCONV_CACHE")):
+        if path == folder.absolute() or folder.absolute() in path.parents:
+            return f"{line} ({role}, {name}={folder}; point {name} to a writable folder)"
+    return line

@@ -46,13 +46,14 @@ def offline() -> bool:
 
 
 def unavailable(task: str, files: list[Remote], folder: Path, reason: str, extra: str = "") -> DatasetUnavailable:
-    """The error a user can act on: which files, from where, into which folder."""
-    listing = "\n".join(f"  {r.fname}  <-  {r.url}" for r in files)
+    """The error a user can act on, in one line: which files, from where, into which folder, and
+    the option that names another folder."""
+    listing = ", ".join(f"{r.fname} from {r.url}" for r in files)
+    extra = f". {' '.join(extra.split())}" if extra.strip() else ""   # one line, whatever the caller wrote
     return DatasetUnavailable(
-        f"{task}: real data not available ({reason}).\n"
-        f"Download these files:\n{listing}\n"
-        f"and put them in this folder (create it if needed):\n  {Path(folder).resolve()}\n"
-        f"or pass root=<folder that holds them> (the cache folder is set by GCONV_CACHE).{extra}")
+        f"{task}: real data not available ({reason}); download {listing} into {Path(folder).resolve()}, "
+        f"or pass --data-root <folder that holds them> (gconv train; root= in Python; "
+        f"GCONV_CACHE moves the cache folder){extra}")
 
 
 def _downloader():
@@ -83,8 +84,18 @@ def fetch(remote: Remote, folder: Path) -> Path:
             f"{remote.known_hash} ({err}). The bad file was deleted. Try again; if it fails the same "
             f"way the upstream file has changed: check it by hand before updating the hash.") from err
     except OSError as err:          # requests' errors derive from OSError: DNS, refused, timeout, HTTP
-        raise DatasetUnavailable(f"could not download {remote.url}: {err}") from err
+        # requests' own text repeats the URL and nests its causes; their kind is what a user needs
+        raise DatasetUnavailable(f"could not download {remote.url}: {_network_reason(err)}") from err
     return Path(path)
+
+
+def _network_reason(err: OSError) -> str:
+    """The innermost cause of a failed request, by kind ("NameResolutionError", "timed out")."""
+    cause = err
+    while cause.__cause__ is not None or (cause.__context__ is not None and not cause.__suppress_context__):
+        cause = cause.__cause__ or cause.__context__
+    text = str(cause).splitlines()[0] if str(cause) else ""
+    return f"{type(cause).__name__}" + (f": {text[:120]}" if text and len(text) <= 120 else "")
 
 
 def verify(path: Path, known_hash: str | None) -> None:

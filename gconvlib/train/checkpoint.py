@@ -8,9 +8,15 @@ and always where a run is stopped on purpose (``stop_after_epoch``, a callback t
 a run of a few seconds does not spend its time writing checkpoints. After the last epoch
 ``last.pt`` is replaced by ``final.pt`` with the weights only (the run is then a store hit).
 The caller holds the store's lock of the key while any of this is written.
+
+Ctrl-C (SIGINT) during training is taken at the next step boundary (:class:`StopOnInterrupt`):
+``last.pt`` then also holds the epoch's progress (``step`` and its sums), so the run resumes at
+the next step, not at the start of the epoch; a second Ctrl-C stops at once.
 """
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -90,3 +96,31 @@ class Checkpointer:
         atomic_save(state, self.final)
         self.last.unlink(missing_ok=True)
         return self.final
+
+
+class StopOnInterrupt:
+    """While active (a context manager), the first SIGINT only sets :attr:`requested`, which the
+    training loop reads at each step boundary; a second one raises KeyboardInterrupt as usual.
+    Outside the main thread (where signal handlers cannot be set) it does nothing."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> "StopOnInterrupt":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None

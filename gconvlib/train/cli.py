@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 
+from ..datasets.download import DatasetUnavailable
 from .progress import PROGRESS_MODES
 
 
@@ -33,6 +34,8 @@ def _spec_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", help="data set (default: the paper's for the model)")
     p.add_argument("--data", default="auto", choices=("auto", "real", "standin"),
                    help="real data, the offline stand-in, or real when present (default)")
+    p.add_argument("--data-root", help="folder of the real data set's files (default: the cache's "
+                                       "datasets/<task>, or GCONV_IMAGENET for ImageNet)")
     p.add_argument("--limit", type=int, help="at most N images per split")
     p.add_argument("--image-size", type=int, help="input resolution (default: the data set's)")
     p.add_argument("--num-classes", type=int, help="keep the K most frequent classes")
@@ -93,9 +96,9 @@ def spec_arguments(spec) -> list[str]:
     return out
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, code: int = 2) -> int:
     print(f"gconv: error: {message}", file=sys.stderr)
-    return 2
+    return code
 
 
 def _start(args, distributed: bool = False):
@@ -117,8 +120,9 @@ def _start(args, distributed: bool = False):
 
 
 def cmd_train(args) -> int:
+    from ..faults import INTERRUPTED_EXIT
     from ..store import ResultsStore
-    from .run import train
+    from .run import TrainingInterrupted, train
     from .spec import KIND
 
     info = None
@@ -127,7 +131,12 @@ def cmd_train(args) -> int:
         info = _start(args, distributed=True)
         store = ResultsStore()
         record = train(spec, store, progress=args.progress, device=info.device if info else args.device,
-                       profile=args.profile)
+                       profile=args.profile, data_root=args.data_root)
+    except TrainingInterrupted as e:     # Ctrl-C: the checkpoint is written; the line says how to go on
+        print(f"gconv: {e}", file=sys.stderr)
+        return INTERRUPTED_EXIT
+    except DatasetUnavailable as e:
+        return _fail(str(e), 1)
     except ValueError as e:
         return _fail(str(e))
     finally:

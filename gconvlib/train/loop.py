@@ -25,6 +25,14 @@ def eval_batch_size(batch_size: int, image_size: int) -> int:
     return max(batch_size, 256) if image_size <= 64 else max(batch_size, 64)
 
 
+class EpochInterrupted(Exception):
+    """An epoch stopped at a step boundary; ``partial`` is what resuming it needs."""
+
+    def __init__(self, partial: dict):
+        super().__init__(f"stopped after step {partial['step']}")
+        self.partial = partial
+
+
 class Loop:
     """Training and evaluation steps of one model; sums stay on the device."""
 
@@ -55,20 +63,30 @@ class Loop:
         return contextlib.nullcontext()
 
     def train_epoch(self, batches: Iterable, augment: Callable,
-                    on_step: Callable[[int, Callable[[], float]], None] | None = None):
+                    on_step: Callable[[int, Callable[[], float]], None] | None = None, *,
+                    resume: dict | None = None, stop: Callable[[], bool] | None = None):
         """One pass over ``batches`` of (x, y, rows, ...); returns (mean loss, accuracy, images).
 
         ``on_step(images, running_loss)`` after each step; ``running_loss()`` reads the mean loss
-        so far from the device (a sync: call it rarely)."""
+        so far from the device (a sync: call it rarely). ``stop()`` is asked after each step: when
+        it says yes, :class:`EpochInterrupted` carries the epoch's state at that step boundary
+        (:meth:`EpochInterrupted.partial`), which ``resume`` takes back to go on from the next step
+        (the batches already done are skipped; the sums go on from theirs)."""
         self.model.train()
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), dtype=torch.long, device=self.device)
-        seen = 0
+        seen, done = 0, 0
+        if resume is not None:
+            loss_sum.copy_(resume["loss_sum"])
+            correct.copy_(resume["correct"])
+            seen, done = resume["seen"], resume["step"]
 
         def running() -> float:
             return loss_sum.item() / max(seen, 1)
 
-        for x, y, rows, *extra in batches:
+        for step, (x, y, rows, *extra) in enumerate(batches):
+            if step < done:
+                continue   # done before the interruption (the order and augmentation are per epoch)
             x = self.prepare(augment(as_float(x), rows))
             with self.autocast():
                 out = self.forward(x)
@@ -81,6 +99,9 @@ class Loop:
             seen += len(y)
             if on_step is not None:
                 on_step(images, running)
+            if stop is not None and stop():
+                raise EpochInterrupted({"step": step + 1, "loss_sum": loss_sum.detach().cpu(),
+                                        "correct": correct.cpu(), "seen": seen})
         seen_t = torch.tensor(seen, device=self.device)
         self.sum_over_ranks(loss_sum, correct, seen_t)
         seen = int(seen_t)

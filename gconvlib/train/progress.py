@@ -30,13 +30,17 @@ class RunBar:
     """One training run: images done of epochs x images per epoch, with the run's title, the
     current epoch, the loss (the running mean of the epoch) and tqdm's ETA."""
 
-    def __init__(self, progress: str, title: str, epochs: int, images_per_epoch: int, nested: bool = False):
-        self.epochs, self.epoch_now = epochs, 1
+    def __init__(self, progress: str, title: str, epochs: int, images_per_epoch: int, nested: bool = False,
+                 done: int = 0, epoch_now: int = 1):
+        """``done``: images already trained (a resumed run): the bar starts there, and its rate
+        and ETA count only what this process trains."""
+        self.epochs, self.epoch_now = epochs, epoch_now
         self.last = {}
         self._read_at = 0.0
         self.bar = None
         if check_mode(progress) != "none":
-            self.bar = _tqdm(total=epochs * images_per_epoch, desc=title, unit="img", leave=not nested,
+            self.bar = _tqdm(total=epochs * images_per_epoch, initial=done, desc=title, unit="img",
+                             leave=not nested,
                              bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} img "
                                         "[{elapsed}<{remaining}, {rate_fmt}{postfix}]")
             self._show()
@@ -48,12 +52,6 @@ class RunBar:
         if self.last.get("val_acc") is not None:
             parts.append(f"val {100 * self.last['val_acc']:.1f}%")
         self.bar.set_postfix_str(" ".join(parts), refresh=False)
-
-    def resumed(self, epochs_done: int, images_per_epoch: int):
-        if self.bar is not None:
-            self.epoch_now = epochs_done + 1
-            self.bar.update(epochs_done * images_per_epoch)
-            self._show()
 
     def step(self, images: int, running_loss):
         if self.bar is None:

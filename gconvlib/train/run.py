@@ -14,6 +14,8 @@
 """
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
 from dataclasses import asdict
 from typing import Callable, Iterable
@@ -27,7 +29,7 @@ from . import rng
 from .data import Augmenter, DataCache, Split, epoch_order, load_data, real_data_present
 from .device import Settings, backend_flags, resolve_device, settings_for
 from .distributed import DataParallel, DistributedLoop, data_parallel
-from .loop import Loop, eval_batch_size, make_optimizer
+from .loop import EpochInterrupted, Loop, eval_batch_size, make_optimizer
 from .progress import RunBar, RunsBar, check_mode
 from .spec import KIND, TrainSpec
 
@@ -38,7 +40,8 @@ CURVE_KEYS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc")
 
 
 class TrainingInterrupted(RuntimeError):
-    """Raised by the ``stop_after_epoch`` hook after that epoch's checkpoint was written."""
+    """The run stopped before its end with a checkpoint written (``stop_after_epoch``, Ctrl-C):
+    the same call resumes it. The message is the one line to show."""
 
 
 def train(spec: TrainSpec, store: ResultsStore | None = None, progress: str = "auto", device="auto", *,
@@ -137,6 +140,8 @@ def _fit(spec: TrainSpec, key: str, bundle, device: torch.device, progress: str,
 
     ckpt = C.Checkpointer(C.checkpoint_dir(key), checkpoint_every_s)
     main = dp is None or dp.main
+    if main:   # an unwritable cache fails here, before any training time is spent
+        ckpt.folder.mkdir(parents=True, exist_ok=True)
     state = C.load(ckpt.last, spec_dict) if main else None
     if dp is not None:
         state = dp.broadcast(state)   # every rank resumes from the checkpoint rank 0 read
@@ -156,7 +161,7 @@ def _fit(spec: TrainSpec, key: str, bundle, device: torch.device, progress: str,
 
     curves = {k: [] for k in CURVE_KEYS}
     timing = {"epoch_s": [], "train_s": [], "eval_s": [], "cpu_s": [], "images": []}
-    start_epoch, resumed_from = 0, None
+    start_epoch, resumed_from, partial = 0, None, None
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -164,30 +169,48 @@ def _fit(spec: TrainSpec, key: str, bundle, device: torch.device, progress: str,
         rng.set_state(state["rng"])
         curves, timing = state["curves"], state["timing"]
         start_epoch = resumed_from = state["epoch"]
+        partial = state.get("partial")   # interrupted inside an epoch: its progress so far
+        if main:   # the first line of a resumed run says so (the bar then starts where it left off)
+            print(f"resumed from epoch {start_epoch + 1}, step {partial['step'] if partial else 0} "
+                  f"({ckpt.last})", file=sys.stderr, flush=True)
 
-    def resumable(epoch: int) -> dict:
+    def resumable(epoch: int, partial: dict | None = None) -> dict:
         return {"spec": spec_dict, "epoch": epoch, "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "rng": rng.get_state(device), "curves": curves, "timing": timing,
-                "settings": asdict(settings)}
+                "settings": asdict(settings), "partial": partial}
 
     n_train = splits["train"].n
     eval_bs = eval_batch_size(recipe.batch_size, bundle.image_size)
     eval_order = {name: torch.arange(s.n) if dp is None else dp.shard_order(torch.arange(s.n))
                   for name, s in splits.items()}
     shard = None if dp is None else dp.shard
-    bar = RunBar(progress, f"{model_spec.name} {spec.label} {spec.task}", recipe.epochs, n_train, nested)
-    if start_epoch:
-        bar.resumed(start_epoch, n_train)
+    bar = RunBar(progress, f"{model_spec.name} {spec.label} {spec.task}", recipe.epochs, n_train, nested,
+                 done=start_epoch * n_train + (partial["seen"] if partial else 0), epoch_now=start_epoch + 1)
     t_run = time.perf_counter()
+    # Ctrl-C: a checkpoint at the next step boundary (one process; torchrun stops its workers itself)
+    interrupt, handlers = C.StopOnInterrupt(), contextlib.ExitStack()
+    if dp is None:
+        handlers.enter_context(interrupt)
     try:
         for epoch in range(start_epoch, recipe.epochs):
-            t0, c0 = time.perf_counter(), time.process_time()
+            # an epoch interrupted before: its clock goes on from where it stopped
+            t0 = time.perf_counter() - (partial["train_s"] if partial else 0.0)
+            c0 = time.process_time() - (partial["cpu_s"] if partial else 0.0)
             lr = optimizer.param_groups[0]["lr"]
             augment = Augmenter(recipe.augment, n_train, spec.seed, epoch, device)
             batches = splits["train"].batches(epoch_order(n_train, spec.seed, epoch), recipe.batch_size,
                                               drop_singleton=True, shard=shard)
-            train_loss, train_acc, seen = loop.train_epoch(batches, augment, bar.step)
+            try:
+                train_loss, train_acc, seen = loop.train_epoch(batches, augment, bar.step, resume=partial,
+                                                               stop=interrupt)
+            except EpochInterrupted as stopped:
+                at = {**stopped.partial, "train_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0}
+                if main:
+                    ckpt.save(resumable(epoch, at))
+                raise TrainingInterrupted(f"interrupted at epoch {epoch + 1}, step {at['step']}; run the same "
+                                          f"command to resume (checkpoint {ckpt.last})") from None
+            partial = None
             scheduler.step()
             t1 = time.perf_counter()
             val = (loop.evaluate(splits["val"].batches(eval_order["val"], eval_bs))
@@ -208,15 +231,20 @@ def _fit(spec: TrainSpec, key: str, bundle, device: torch.device, progress: str,
                 if main:
                     ckpt.save(resumable(epoch + 1))   # the run resumes after this epoch
                 raise
-            stop = stop_after_epoch is not None and epoch + 1 >= stop_after_epoch
+            # Ctrl-C during the evaluation: stop at this epoch's end
+            asked = interrupt() and epoch + 1 < recipe.epochs
+            stop = asked or (stop_after_epoch is not None and epoch + 1 >= stop_after_epoch)
             if main and (stop or epoch + 1 < recipe.epochs):  # after the last epoch: final.pt below
                 ckpt.maybe_save(lambda: resumable(epoch + 1), force=stop)
             if stop:
-                raise TrainingInterrupted(f"stopped after epoch {epoch + 1} (checkpoint in {ckpt.folder})")
+                what = "interrupted" if asked else "stopped"
+                raise TrainingInterrupted(f"{what} after epoch {epoch + 1}; run the same command to resume "
+                                          f"(checkpoint {ckpt.last})")
         t_test = time.perf_counter()
         test = loop.evaluate(splits["test"].batches(eval_order["test"], eval_bs), bundle.num_classes)
         test_s = time.perf_counter() - t_test
     finally:
+        handlers.close()
         bar.close()
 
     weight_bytes = sum(t.numel() * t.element_size() for t in model.state_dict().values())
