@@ -299,3 +299,16 @@ def test_null_meter_never_reports_zero():
     assert reading.unavailable_reason == "no energy source"
     with pytest.raises(RuntimeError):
         M.NullMeter("x").end()  # end without begin
+
+
+def test_every_measurement_records_which_nvml_device_was_metered():
+    from gconvlib.measure.protocol import environment
+
+    nv = FakeNvml(counter=[1_000_000])
+    nv.gpus = (("GPU-aaaa", "00000000:1B:00.0"), ("GPU-bbbb", "00000000:9A:00.0"))
+    nv.uuid_lookup = False
+    meter = M.select_meter("cuda:0", nvml=nv, uuid="GPU-bbbb", pci_bus_id="00000000:9A:00.0")
+    env = environment("cpu", meter)
+    meter.close()
+    assert (env["nvml_uuid"], env["nvml_pci_bus_id"], env["nvml_matched_by"]) == (
+        "GPU-bbbb", "00000000:9A:00.0", "pci_bus_id")
