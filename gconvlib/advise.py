@@ -91,10 +91,12 @@ def candidates_for(model: str, input_size: int) -> list[str]:
     """The paper's variants (:data:`gconvlib.measure.experiments.E2GC_VARIANTS`) the model's grouped
     layers allow; ValueError, in one line, for a model without E2GC / FgGC variants."""
     try:
-        allowed = {"e2gc": set(gs.valid_ks(model, "e2gc", input_size)), "gc": set(gs.valid_ks(model, "fggc", input_size))}
+        allowed = {"e2gc": set(gs.valid_ks(model, "e2gc", input_size)),
+                   "gc": set(gs.valid_ks(model, "fggc", input_size))}
     except Exception as e:  # noqa: BLE001 - any failure to build the variants means: not an E2GC model
-        raise ValueError(f"{model} has no E2GC/FgGC variants to compare ({type(e).__name__}: "
-                         f"{str(e).splitlines()[0] if str(e) else ''}); advise works for mobilenet_v1, resnext50") from None
+        first = str(e).splitlines()[0] if str(e) else ""
+        raise ValueError(f"{model} has no E2GC/FgGC variants to compare ({type(e).__name__}: {first}); "
+                         "advise works for mobilenet_v1, resnext50") from None
     out = [v for v in E2GC_VARIANTS if _family(v)[1] in allowed[_family(v)[0]]]
     if not any(v.startswith("e2gc:") for v in out):
         raise ValueError(f"{model}: none of the paper's group sizes divides its grouped layers")
@@ -225,22 +227,28 @@ class Advice:
     def loo_error_pct(self) -> float:
         return float(self.loo["abs_pct_error"].mean()) if len(self.loo) else math.nan
 
-    def noise_note(self) -> str:
-        """"G = 8 or 16: within noise" when a measured neighbour of the measured best E2GC G is closer
-        to it than the larger of their trial spreads; else "G = 8: outside the neighbours' noise"."""
+    def tied(self) -> list[str]:
+        """The measured best E2GC variant and each measured neighbour (next smaller, next larger G)
+        that is closer to it than the larger of their two trial spreads: within noise of it."""
         best = self.measured_best
         if best is None:
-            return "no E2GC variant measured"
-        sizes = sorted(_family(v)[1] for v in self.measured if v.startswith("e2gc:") and self.measured[v].ok(self.metric))
+            return []
+        sizes = sorted(_family(v)[1] for v, m in self.measured.items() if v.startswith("e2gc:") and m.ok(self.metric))
         i = sizes.index(_family(best)[1])
         b = self.measured[best]
-        tied = [G for G in (sizes[i - 1] if i else None, sizes[i + 1] if i + 1 < len(sizes) else None)
-                if G is not None and self._value(f"e2gc:{G}") - b.value(self.metric)
-                <= max(b.spread(self.metric), self.measured[f"e2gc:{G}"].spread(self.metric))]
-        G = _family(best)[1]
-        if tied:
-            return f"G = {' or '.join(str(x) for x in sorted([G, *tied]))}: within noise"
-        return f"G = {G}: outside its measured neighbours' spread"
+        near = [f"e2gc:{G}" for G in sizes[max(i - 1, 0):i] + sizes[i + 1:i + 2]]
+        return sorted([best] + [v for v in near if self._value(v) - b.value(self.metric)
+                                <= max(b.spread(self.metric), self.measured[v].spread(self.metric))],
+                      key=lambda v: _family(v)[1])
+
+    def noise_note(self) -> str:
+        """"G = 8 or 16: within noise" when :meth:`tied` names more than the measured best, else
+        "G = 8: outside its measured neighbours' spread"."""
+        tied = self.tied()
+        if not tied:
+            return "no E2GC variant measured"
+        sizes = " or ".join(str(_family(v)[1]) for v in tied)
+        return f"G = {sizes}: " + ("within noise" if len(tied) > 1 else "outside its measured neighbours' spread")
 
     def per_layer_note(self) -> str | None:
         """The fitted model's best G per grouped layer, when it is not one G for all of them."""

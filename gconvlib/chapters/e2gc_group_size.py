@@ -6,6 +6,12 @@ P100 and P4000 EPF tables (and to GPU reference results when they are committed)
 constants with their standard errors, the predicted optimum G next to the printed one, and the
 leave-one-variant-out prediction error. :mod:`gconvlib.group_size` holds the model and says what
 had to be interpreted.
+
+"On the machine that built this book": ``gconv advise`` (:mod:`gconvlib.advise`) run here, its
+measurements (time per frame on a CPU, never energy), fit and recommendation, checked against the
+full sweep of the paper's variants, with the advice that results contributed from other devices
+(``data/results/reference/<device>/``) give. One claim of the chapter is judged on it, within that
+scope.
 """
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ from .. import group_size as gs
 from ..complexity import layer_stats
 from ..models import ModelSpec
 from ..store import ResultsStore
-from ._base import EXACT, ChapterResult
+from ._base import EXACT, MEASURED_HERE, SCALED, ChapterResult
 from ._claims import judge_chapter
 
 NAME = "e2gc_group_size"
@@ -39,10 +45,17 @@ def width_doubling(model_key: str) -> pd.DataFrame:
 
 
 def run(profile: str = "quick", layer_m: int = 512, layer_n: int = 512, layer_kernel: int = 3, layer_hw: int = 14,
-        table2_groups: int = 8, fit_by: str = "model,device,batch_size", store: ResultsStore | None = None,
-        reference: pd.DataFrame | None = None) -> ChapterResult:
+        table2_groups: int = 8, fit_by: str = "model,device,batch_size", here_model: str = "mobilenet_v1",
+        here_device: str = "cpu", here_input_size: int | None = 112, here_batch_size: int = 1,
+        here_budget_s: float = 180.0, here_window_s: float = 0.5, here_threads: int | None = 1,
+        store: ResultsStore | None = None, reference: pd.DataFrame | None = None,
+        other_devices_root=None) -> ChapterResult:
     r = ChapterResult(NAME, profile, dict(layer=f"m={layer_m}, n={layer_n}, {layer_kernel}x{layer_kernel}, "
-                                                f"{layer_hw}x{layer_hw}", table2_groups=table2_groups, fit_by=fit_by))
+                                                f"{layer_hw}x{layer_hw}", table2_groups=table2_groups, fit_by=fit_by,
+                                          here_model=here_model, here_device=here_device,
+                                          here_input_size=here_input_size, here_batch_size=here_batch_size,
+                                          here_budget_s=here_budget_s, here_window_s=here_window_s,
+                                          here_threads=here_threads))
     layer = gs.Layer(layer_m, layer_n, layer_kernel, layer_hw, layer_hw)
     r.add_table("tables_I_II", gs.tables_side_by_side(layer, table2_groups),
                 f"Table I (standard convolution) beside Table II (grouped, g = {table2_groups}) for one layer")
@@ -63,7 +76,8 @@ def run(profile: str = "quick", layer_m: int = 512, layer_n: int = 512, layer_ke
         loos.append(gs.loo_summary(gs.leave_one_out(frame, by=by)).assign(source=source))
     fit, optimum, loo = (pd.concat(x, ignore_index=True) for x in (fits, optima, loos))
     r.data.update(fit=fit, frames=frames)
-    r.add_table("fit", fit[["source", *FIT_COLUMNS]], "Constants fitted by least squares, per "
+    r.add_table("fit", _scientific(fit[["source", *FIT_COLUMNS]], ("scale", "scale_se")),
+                "Constants fitted by least squares, per "
                 f"({', '.join(by)}), with standard errors; beta_in_paper_range: the paper allows 0 < beta <= 1")
     r.add_table("optimum", optimum[["source", "device", "batch_size", "model", "scheme", "ks", "measured_k",
                                     "predicted_k", "agree", "predicted_k_extended", "extended_range"]],
@@ -93,8 +107,149 @@ def run(profile: str = "quick", layer_m: int = 512, layer_n: int = 512, layer_ke
                           (("next_out_channels", "next_1x1_out"), ("in_channels", "in_channels"))])
     evidence = evidence.assign(part=evidence.layer, variant=None, kind=EXACT, source="read off the model's layers")[
         ["model", "variant", "quantity", "value", "part", "kind", "source"]]
-    judge_chapter(r, [evidence], store)
+    here = _here(r, here_model, here_device, here_input_size, here_batch_size, here_budget_s, here_window_s,
+                 here_threads, store, profile)
+    _other_devices(r, other_devices_root)
+    judge_chapter(r, [evidence, here], store)
     return r
+
+
+def _scientific(frame: pd.DataFrame, columns) -> pd.DataFrame:
+    """``columns`` as text with three significant digits: the fitted scales (~1e-4 mJ per unit of
+    Eq.-1 cost) would read 0.000 at the tables' fixed precision."""
+    return frame.assign(**{c: [f"{v:.3g}" if pd.notna(v) else "" for v in frame[c]] for c in columns})
+
+
+def _here(r: ChapterResult, model, device, input_size, batch_size, budget_s, window_s, threads, store,
+          profile) -> pd.DataFrame:
+    """``gconv advise`` on this machine, every paper variant measured for the check; returns the
+    claims evidence (step time of each variant, seconds)."""
+    from dataclasses import replace
+    import statistics
+
+    from .. import advise as AD
+    from ..measure.protocol import EpfProtocol
+    from ..models import ModelSpec
+
+    protocol = replace(EpfProtocol(**AD.PROTOCOL), window_s=window_s,
+                       calibration_s=min(AD.PROTOCOL["calibration_s"], window_s))
+    advice = AD.advise(model, device, batch_size, input_size, budget_s=budget_s, threads=threads, protocol=protocol,
+                       complete=True, store=store, profile=profile)
+    r.data["advice"] = advice
+    paper_size = ModelSpec(model).input_size
+    reasons = [f"input {advice.input_size} px instead of {paper_size}"] if advice.input_size != paper_size else []
+    kind = SCALED if reasons else MEASURED_HERE
+    unit = advice.unit
+    table = advice.table().rename(columns={"measured": f"measured ({unit})", "spread": f"trial spread ({unit})",
+                                           "predicted": f"fitted ({unit})", "predicted_se": "fitted se",
+                                           "order": "search order", "cv_pct": "CV %"})
+    r.add_table("here", table.drop(columns=["time_ms"]) if advice.metric == "time" else table,
+                f"gconv advise {model} --device {device} --input-size {advice.input_size} --batch-size {batch_size} "
+                f"on {advice.device} ({kind}): each variant's {advice.metric} per frame, the order the search measured "
+                "them in (empty: measured afterwards for the check), and the model fitted to the search's measurements")
+    row, rec, best, fg = advice.state.row, advice.recommended, advice.measured_best, advice.fggc_best
+    G = lambda v: v.split(":")[1] if v else "none"  # noqa: E731
+    threads_text = f", {threads} thread(s)" if device == "cpu" and threads else ""
+    full = len([v for v in advice.candidates if v in advice.measured])
+    r.notes["here"] = "\n\n".join(x for x in [
+        f"**Measured here** ({kind}{': ' + '; '.join(reasons) if reasons else ''}): {model}, B = {batch_size}, "
+        f"on {advice.device}{threads_text}; the EPF protocol of the energy chapter (fastest of 3-4 windows of "
+        f"{window_s:g} s; CV per variant in the table). {advice.new} variants measured now, {advice.cached} read "
+        "from this machine's results store (the energy chapter's records are the same ones)."
+        + (" **Time, not energy**: this machine has no energy counter, so every number here is time per "
+           "frame of a training step, and nothing here stands in for the paper's GPU energy." if advice.metric == "time"
+           else " Energy per frame from the GPU's counter."),
+        f"**The search** measured {len(advice.order)} of {len(advice.candidates)} variants "
+        f"({', '.join(advice.order)}) and stopped: {advice.stop_reason}. **Fit** (to those): beta = "
+        f"{row['beta']:.2f} ± {row['beta_se']:.2f}, scale = {row['scale']:.3g} ± {row['scale_se']:.2g}, offset = "
+        f"{row['offset_mj']:.3g} ± {row['offset_se']:.2g} {unit}; leave-one-out error {advice.loo_error_pct:.1f} %.",
+        f"**Recommendation: E2GC G = {G(rec)}**; saving against G = 1: predicted "
+        f"{advice.saving_pct('e2gc:1', True):.1f} %, measured {advice.saving_pct('e2gc:1', False):.1f} %"
+        + (f"; against FgGC's best g = {G(fg)}: predicted {advice.saving_pct(fg, True):.1f} %, measured "
+           f"{advice.saving_pct(fg, False):.1f} %" if fg else "") + ".",
+        f"**Check against the measured best** ({full} of {len(advice.candidates)} variants measured): the fastest "
+        f"E2GC variant is G = {G(best)} ({advice.noise_note()}); the recommendation "
+        + ("is the measured best." if rec == best else f"G = {G(rec)} is not the measured best"
+           + (", but within noise of it." if rec in advice.tied() else ", and not within noise of it.")),
+        advice.per_layer_note() or "",
+        f"`{advice.summary_line()}`"] if x)
+    r.figures["here"] = lambda: _here_figure(r.data["advice"], r.data.get("others", []))
+    evidence = []
+    source = f"{advice.device}, gconv advise, {advice.input_size} px"
+    for v in advice.candidates:
+        m = advice.measured.get(v)
+        if m is None or not m.ok("time"):
+            continue
+        sd = statistics.stdev(m.time_trials) if len(m.time_trials) >= 2 else float("nan")
+        evidence.append(dict(model=model, variant=v, quantity="step_time", value=m.time_ms * batch_size / 1000,
+                             std=sd * batch_size / 1000, n=max(len(m.time_trials), 1), kind=kind,
+                             device=advice.device, batch_size=batch_size, source=source,
+                             spec=ModelSpec(model, v, input_size=input_size).text, sanity=None))
+    return pd.DataFrame(evidence)
+
+
+def _other_devices(r: ChapterResult, root) -> None:
+    """The advice that results contributed from other devices give (nothing measured here)."""
+    from .. import advise as AD
+
+    rows = AD.other_devices(root)
+    advices = []
+    for _, part in (rows[rows["ok"]].groupby(["folder", "model", "batch_size", "input_size"]) if len(rows) else []):
+        if len(part) < 5:
+            continue
+        metric = "energy" if part["epf_mj"].notna().all() else "time"
+        try:
+            advices.append((part["folder"].iloc[0], AD.replay(part, metric)))
+        except ValueError:
+            continue  # too few usable variants for a fit
+    r.data["others"] = advices
+    r.add_table("other_devices", pd.DataFrame([dict(
+        folder=f, device=a.device, model=a.model, batch_size=a.batch_size, input_px=a.input_size, metric=a.metric,
+        variants=len(a.measured), recommended_G=a.recommended.split(":")[1],
+        measured_best_G=a.measured_best.split(":")[1] if a.measured_best else None,
+        saving_vs_G1_pct=a.saving_pct("e2gc:1", False), loo_error_pct=a.loo_error_pct) for f, a in advices],
+        columns=["folder", "device", "model", "batch_size", "input_px", "metric", "variants", "recommended_G",
+                 "measured_best_G", "saving_vs_G1_pct", "loo_error_pct"]),
+        "Other devices: the advice their contributed results give (data/results/reference/<device>/, written "
+        "by gconv advise --out or gconv reference)")
+    r.notes["other_devices"] = (
+        f"{len(advices)} other device(s) contributed results." if advices else
+        "No other device has contributed results yet. To add yours (a pull request):\n\n```bash\n"
+        "python -m gconvlib.cli advise mobilenet_v1 --device cuda --out data/results/reference/<your-device>/\n```\n\n"
+        "commits the records and a CSV of every measured variant; the group-size and energy chapters show "
+        "them as one more curve / column.")
+
+
+def _here_figure(advice, others):
+    """Left: this machine's measurements and the fitted model. Right: each device's cost relative to
+    its own E2GC G = 1 (this machine and every contributed one)."""
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.4))
+    for fam, color, name in (("e2gc", "C0", "E2GC (G)"), ("gc", "C1", "FgGC (g)")):
+        vs = [v for v in advice.candidates if v.startswith(fam + ":")]
+        ks = [int(v.split(":")[1]) for v in vs]
+        meas = [advice.measured[v].value(advice.metric) if v in advice.measured else float("nan") for v in vs]
+        a.plot(ks, meas, "o", color=color, label=f"{name} measured")
+        a.plot(ks, [advice.state.mu[v] for v in vs], "-", color=color, lw=1, label=f"{name} fitted")
+    a.set(xscale="log", xlabel="G or g", ylabel=advice.unit, title=f"{advice.device}: {advice.model}, "
+          f"B={advice.batch_size}, {advice.input_size} px")
+    a.set_xscale("log", base=2)
+    a.legend(fontsize=7)
+    for i, (name, adv) in enumerate([("this machine", advice), *others]):
+        vs = [v for v in adv.candidates
+              if v.startswith("e2gc:") and v in adv.measured and adv.measured[v].ok(adv.metric)]
+        base = adv.measured.get("e2gc:1")
+        if base is None or not base.ok(adv.metric):
+            continue
+        b.plot([int(v.split(":")[1]) for v in vs], [adv.measured[v].value(adv.metric) / base.value(adv.metric)
+                                                     for v in vs], "o-", color=f"C{i}", ms=3,
+               label=f"{name} ({adv.device}, {adv.metric})")
+    b.set_xscale("log", base=2)
+    b.set(xlabel="E2GC G", ylabel="cost / cost at G = 1", title="E2GC per device (measured)")
+    b.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
 
 
 def _failures(fit: pd.DataFrame, optimum: pd.DataFrame) -> str:
