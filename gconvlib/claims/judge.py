@@ -10,11 +10,13 @@ from .. import paper as paper_values
 from . import verdicts as V
 from .evaluators import claim_quantities, evaluate
 from .evidence import QUOTED, Evidence
+from .flip import flip_point, flip_text
 from .registry import Claim, load_claims
 from .verdicts import Verdict
 
 JUDGE_COLUMNS = ("id", "paper", "where", "statement", "chapter", "evidence_kind", "printed", "paper_check",
-                 "ours", "kind", "source", "verdict", "verdict_kind", "reason", "paper_check_kind")
+                 "ours", "kind", "source", "verdict", "verdict_kind", "reason", "paper_check_kind",
+                 "threshold_source", "threshold_why", "threshold", "flip_point", "flip")
 MAX_SHOWN = 3
 
 
@@ -57,8 +59,9 @@ def _paper_side(claim: Claim, paper_ev: Evidence) -> Verdict:
     return verdict
 
 
-def judge_one(claim: Claim, evidence: Evidence, paper_evidence: Evidence | None = None) -> dict:
-    """One row of :func:`judge`."""
+def judge_one(claim: Claim, evidence: Evidence, paper_evidence: Evidence | None = None, flips: bool = True) -> dict:
+    """One row of :func:`judge` (``flips=False`` leaves the flip point out: it re-judges the claim
+    some twenty times)."""
     ours_ev = evidence.without(QUOTED)
     verdict, checks = evaluate(claim, ours_ev, side="ours")
     if verdict.kind == V.NOT_YET and not any(c.cells for c in checks):
@@ -68,6 +71,8 @@ def judge_one(claim: Claim, evidence: Evidence, paper_evidence: Evidence | None 
             verdict = V.not_yet(claim.missing_text)
     used = [cell for c in checks for cell in c.cells]
     paper_check = _paper_side(claim, paper_evidence) if paper_evidence is not None else None
+    flip = flip_point(claim, ours_ev, verdict.kind) if flips and verdict.decided else None
+    threshold = claim.threshold
     return dict(id=claim.id, paper=claim.paper, where=claim.where, statement=claim.statement,
                 chapter=claim.chapter, evidence_kind=claim.evidence, printed=printed_text(claim),
                 paper_check=str(paper_check) if paper_check else "",
@@ -75,11 +80,15 @@ def judge_one(claim: Claim, evidence: Evidence, paper_evidence: Evidence | None 
                 kind=", ".join(dict.fromkeys(c.kind for c in used)),
                 source="; ".join(list(dict.fromkeys(c.source for c in used if c.source))[:3]),
                 verdict=str(verdict), verdict_kind=verdict.kind, reason=verdict.reason,
-                paper_check_kind=paper_check.kind if paper_check else "")
+                paper_check_kind=paper_check.kind if paper_check else "",
+                threshold_source=claim.threshold_source, threshold_why=claim.threshold_why,
+                threshold="" if threshold is None else f"{threshold[0]} = {threshold[1]}",
+                flip_point=None if flip is None else flip[0],
+                flip=flip_text(claim, verdict.kind, flip) if flips and verdict.decided else "")
 
 
 def judge(claims: Iterable[Claim] | None, evidence: Evidence | pd.DataFrame | None, *,
-          paper_evidence: Evidence | pd.DataFrame | None = None) -> pd.DataFrame:
+          paper_evidence: Evidence | pd.DataFrame | None = None, flips: bool = True) -> pd.DataFrame:
     """One row per claim (columns :data:`JUDGE_COLUMNS`).
 
     ``evidence`` is ours; its quoted rows (the paper's numbers) never decide a verdict and are
@@ -92,7 +101,7 @@ def judge(claims: Iterable[Claim] | None, evidence: Evidence | pd.DataFrame | No
         paper_evidence = Evidence.from_values(paper_values.load_values())
     elif not isinstance(paper_evidence, Evidence):
         paper_evidence = Evidence(paper_evidence)
-    rows = [judge_one(c, evidence, paper_evidence) for c in claims]
+    rows = [judge_one(c, evidence, paper_evidence, flips) for c in claims]
     return pd.DataFrame(rows, columns=list(JUDGE_COLUMNS))
 
 

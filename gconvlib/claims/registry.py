@@ -22,11 +22,12 @@ import pandas as pd
 import yaml
 
 from .. import paper as paper_values
+from ..book import CHAPTERS as BOOK
 from . import evaluators as _evaluators  # noqa: F401  (registers the evaluators and their args)
-from .schema import EVALUATOR_ARGS, allowed_args
+from .schema import EVALUATOR_ARGS, THRESHOLD_SOURCES, allowed_args, threshold_arg
 
 FIELDS = ("id", "paper", "where", "statement", "values", "evaluate", "args", "evidence", "chapter")
-OPTIONAL_FIELDS = ("note",)
+OPTIONAL_FIELDS = ("note", "threshold_source", "threshold_why")
 
 #: evidence kind -> what it is, and what is said while it is missing
 EVIDENCE_KINDS = {
@@ -43,11 +44,7 @@ EVIDENCE_KINDS = {
     "none": ("nothing can decide it here (evaluate: untestable)", "nothing can decide it here"),
 }
 
-CHAPTERS = {
-    "e2gc": ("e2gc_complexity", "e2gc_energy", "e2gc_accuracy", "e2gc_group_size"),
-    "gc2l": ("gc2l_complexity", "gc2l_ablation", "gc2l_comparison", "gc2l_overhead", "gc2l_parallel"),
-    "vgg": ("vgg_complexity", "vgg_latency", "vgg_schemes"),
-}
+CHAPTERS = {paper: tuple(c.name for c in BOOK if c.paper == paper) for paper in dict.fromkeys(c.paper for c in BOOK)}
 
 EVALUATORS = tuple(EVALUATOR_ARGS)  # every evaluator has registered on the import above
 
@@ -96,6 +93,8 @@ class Claim:
     evidence: str
     chapter: str
     note: str = ""
+    threshold_source: str = "none"
+    threshold_why: str = ""
 
     def __hash__(self) -> int:
         return hash(self.id)
@@ -109,6 +108,11 @@ class Claim:
     def printed(self) -> pd.DataFrame:
         """The values.csv rows the claim's ``values`` filters select (all filters, in order)."""
         return _printed(self.values).copy()
+
+    @property
+    def threshold(self) -> tuple[str, Any] | None:
+        """The (arg, value) the verdict rests on (:func:`.schema.threshold_arg`), or None."""
+        return threshold_arg(self.evaluate, self.args)
 
     @property
     def missing_text(self) -> str:
@@ -182,6 +186,17 @@ def _check_entry(raw: Mapping, values: pd.DataFrame) -> list[str]:
             options = req if isinstance(req, tuple) else (req,)
             if not any(o in args for o in options):
                 problems.append(f"{raw['evaluate']} needs arg {' or '.join(options)}")
+    source = raw.get("threshold_source", "none")
+    if source not in THRESHOLD_SOURCES:
+        problems.append(f"threshold_source {source!r}: use {', '.join(THRESHOLD_SOURCES)}")
+    elif raw["evaluate"] in EVALUATOR_ARGS:
+        used = threshold_arg(raw["evaluate"], args)
+        if used is None and source != "none":
+            problems.append(f"threshold_source {source!r} but no arg sets a threshold")
+        if used is not None and source == "none":
+            problems.append(f"args.{used[0]} sets a threshold: mark threshold_source paper or reading")
+        if source == "reading" and not str(raw.get("threshold_why") or "").strip():
+            problems.append("a threshold of our reading needs threshold_why (one line: why this number)")
     for key in _VARIANT_ARGS:
         if key in args and not (key == "over" and args[key] == "epochs"):
             for text in _variant_strings(args[key]):
@@ -236,7 +251,9 @@ def _load(path: str, mtime: float) -> tuple[Claim, ...]:
         claims.append(Claim(id=str(raw["id"]), paper=raw["paper"], where=raw["where"].strip(),
                             statement=" ".join(raw["statement"].split()), values=_freeze(raw["values"]),
                             evaluate=raw["evaluate"], args=_freeze(raw["args"]), evidence=raw["evidence"],
-                            chapter=raw["chapter"], note=str(raw.get("note", "") or "")))
+                            chapter=raw["chapter"], note=str(raw.get("note", "") or ""),
+                            threshold_source=raw.get("threshold_source", "none"),
+                            threshold_why=" ".join(str(raw.get("threshold_why") or "").split())))
     if errors:
         raise ValueError(f"{path}: " + "\n".join(errors))
     return tuple(claims)

@@ -32,3 +32,32 @@ def evaluator(name: str, takes: tuple | frozenset = (), needs: tuple = ()) -> Ca
 def allowed_args(name: str) -> frozenset:
     extra, _ = EVALUATOR_ARGS[name]
     return extra if name == "untestable" else COMMON_ARGS | extra
+
+
+#: where a claim's threshold comes from: the paper's own number, our reading of its words, or
+#: no threshold at all (an exact identity, a strict relation)
+THRESHOLD_SOURCES = ("paper", "reading", "none")
+#: args that set a threshold a verdict rests on, in the order one is taken as *the* threshold
+THRESHOLD_ARGS = ("tolerance_pts", "tolerance", "threshold", "at_most", "at_least", "min_rho", "tolerance_factor",
+                  "factor", "match_within")
+#: thresholds an evaluator applies when the claim gives none
+THRESHOLD_DEFAULTS = {"rank_correlation": ("min_rho", 0.7)}
+
+
+def threshold_arg(name: str, args) -> tuple[str, object] | None:
+    """The (arg, value) a claim's verdict rests on, or None: a zero tolerance is an identity, a
+    ratio's factor is a threshold only as a bound (at_most / at_least), ``pairs: matched`` rests
+    on ``match_within`` (default 0.10)."""
+    for key in THRESHOLD_ARGS:
+        if key not in args:
+            continue
+        value = args[key]
+        if key in ("tolerance", "tolerance_pts") and not value:
+            continue
+        if key == "factor" and (args.get("relation") not in ("at_most", "at_least")
+                                or not isinstance(value, (int, float))):
+            continue
+        return key, value
+    if args.get("pairs") == "matched":
+        return "match_within", 0.10
+    return THRESHOLD_DEFAULTS.get(name)

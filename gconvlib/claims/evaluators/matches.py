@@ -171,7 +171,7 @@ def _threshold(ctx: Ctx, q: str, c: Context) -> tuple[float, str] | str | None:
     return float(threshold) * scale, f"{threshold}{unit}"
 
 
-@evaluator("bound", takes={"over", "variants", "agg", "op", "threshold", "threshold_source", "threshold_unit",
+@evaluator("bound", takes={"over", "variants", "agg", "op", "threshold", "threshold_unit",
                            "control", "parts", "also"}, needs=("op", "threshold"))
 def ev_bound(ctx: Ctx) -> list[Check]:
     args = ctx.args
@@ -222,8 +222,7 @@ def ev_bound(ctx: Ctx) -> list[Check]:
             else:
                 value, sigma, use = cells[0].value, cells[0].spread, cells
             kind = decide(value - t, sigma, OPS[op])
-            inferred = " (threshold inferred)" if args.get("threshold_source") == "lost_inferred" else ""
-            shown = f"{fmt(q, value)} {op} {ttext}{inferred}"
+            shown = f"{fmt(q, value)} {op} {ttext}"
             v = verdict_of(kind, sigma, [Stat(value, tuple(use), sigma)], shown) if kind != V.INCONCLUSIVE else \
                 V.inconclusive(f"{fmt(q, value)} within 2 std of {ttext}")
             checks.append(Check(c.label(item), v, shown, tuple(use)))
