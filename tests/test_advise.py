@@ -141,3 +141,20 @@ def test_cli_advise_on_this_cpu_then_from_the_store(tmp_path, capsys):
     second = capsys.readouterr().out.strip().splitlines()
     assert f"(0 now, {n} read from the store)" in second[0]
     assert second[-1] == first[-1]
+
+    # what --out wrote is a contribution: read back as a store and as its CSV alone, the same numbers,
+    # and replayed into the same advice; the energy chapter shows it as one more column
+    import shutil
+
+    from gconvlib.chapters import e2gc_energy
+
+    (tmp_path / "csv_only").mkdir()
+    for csv in (tmp_path / "cpu").glob("advise_*.csv"):
+        shutil.copy(csv, tmp_path / "csv_only")
+    rows = AD.other_devices(tmp_path)
+    by_folder = {f: part.set_index("variant")["time_ms"].sort_index() for f, part in rows.groupby("folder")}
+    assert set(by_folder) == {"cpu", "csv_only"} and len(by_folder["cpu"]) == n
+    assert by_folder["csv_only"].to_dict() == by_folder["cpu"].to_dict()
+    assert AD.replay(rows[rows["folder"] == "cpu"]).summary_line() == first[-1]
+    columns = [name for name, _ in e2gc_energy.other_devices(tmp_path)]
+    assert len(columns) == 2 and all("(64 px, time per frame, ms; contributed: " in c for c in columns)

@@ -34,7 +34,8 @@ def run(profile: str = "quick", batch_sizes=(1, 4, 16), reference_mode: str = "g
         measure_models=("mobilenet_v1",), measure_variants=None, measure_batch_sizes=(1, 4),
         measure_input_size: int | None = 112, window_s: float = 0.5, min_trials: int = 3, max_trials: int = 4,
         target_cv: float = 0.03, warmup_steps: int = 2, threads: int | None = 1,
-        store: ResultsStore | None = None, reference_store: ResultsStore | None = None) -> ChapterResult:
+        store: ResultsStore | None = None, reference_store: ResultsStore | None = None,
+        other_devices_root=None) -> ChapterResult:
     r = ChapterResult(NAME, profile, dict(
         batch_sizes=list(batch_sizes), reference_mode=reference_mode, reference_value=reference_value,
         device=device, measure_mode=measure_mode, measure_models=list(measure_models),
@@ -74,6 +75,8 @@ def run(profile: str = "quick", batch_sizes=(1, 4, 16), reference_mode: str = "g
         side, columns[name] = A.merge_measured(side, here, "epf_total_mj", name), name
     here_time = f"here: time per frame ({here_kind}, ms)"
     side, columns[here_time] = A.merge_measured(side, here, "ms_per_frame", here_time), here_time
+    for name, rows in other_devices(other_devices_root):
+        side, columns[name] = A.merge_measured(side, rows, "value", name), name
     side["variant_label"] = [_label(m, v) for m, v in zip(side["model"], side["variant"])]
     r.data["side"] = side
     for model, table in TABLES.items():
@@ -89,6 +92,22 @@ def run(profile: str = "quick", batch_sizes=(1, 4, 16), reference_mode: str = "g
         evidence.append(A.evidence(here, EPF_EVIDENCE, here_kind))
     judge_chapter(r, evidence, store)
     return r
+
+
+def other_devices(root=None) -> list[tuple[str, pd.DataFrame]]:
+    """Results contributed from other devices (``data/results/reference/<device>/``, written by
+    ``gconv advise --out``), one column each: EPF where every cell has it, else time per frame; the
+    input size in the name, since a contribution need not be at the paper's 224 px."""
+    from ..advise import other_devices as contributed
+
+    rows = contributed(root)
+    out = []
+    for (folder, size), part in (rows.groupby(["folder", "input_size"], sort=True) if len(rows) else []):
+        energy = part.loc[part["ok"], "epf_mj"].notna().all()
+        what = "EPF, mJ" if energy else "time per frame, ms"
+        name = f"{part['device'].iloc[0]} ({size} px, {what}; contributed: {folder})"
+        out.append((name, part.assign(value=part["epf_mj"] if energy else part["time_ms"])))
+    return out
 
 
 def _label(model: str, variant: str) -> str:
