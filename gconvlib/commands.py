@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 
 #: modules with ``add_subcommands(subparsers)``, in the order their commands are listed
-EXTENSIONS = ("gconvlib.measure.cli", "gconvlib.train.cli", "gconvlib.parallel.cli", "gconvlib.plan")
+EXTENSIONS = ("gconvlib.measure.cli", "gconvlib.train.cli", "gconvlib.parallel.cli", "gconvlib.plan",
+              "gconvlib.chapters._claims")
 
 
 def subcommand_group(subparsers, name: str, help: str):
