@@ -18,6 +18,7 @@ from ..measure import sources as S
 from ..measure.experiments import GC2L_BATCH, GC2L_GROUPS, gc2l_overhead_cells
 from ..measure.protocol import EpfProtocol
 from ..measure.records import CONV_SHARE, EPF
+from ..models import ModelSpec
 from ..store import ResultsStore
 from ._base import ChapterResult, count_evidence
 from ._claims import judge_chapter
@@ -31,7 +32,6 @@ STEP_EVIDENCE = {"step_time": ("ms_per_step", "ms_std", 1e-3), "epf": ("epf_tota
 def exact_costs(groups=GC2L_GROUPS, width: int = 10, store: ResultsStore | None = None) -> pd.DataFrame:
     """MACs and parameters of GC and GC-2L (WRN-28-``width``) at each g, and GC-2L's extra in %."""
     from ..complexity import count_spec
-    from ..models import ModelSpec
 
     rows = []
     for g in groups:
@@ -56,10 +56,10 @@ def run(profile: str = "quick", device: str = "cpu", width: int = 10, batch_size
                 "parameters of WRN-28-k with GC and GC-2L at each g")
 
     # GPU reference: WRN-28-10 steps at batch 128 (and the other schemes / MobileNetV2 when measured)
-    at_paper_batch = lambda s: s["model"].split("/")[0] in PAPER_GROUPS and s["batch_size"] == GC2L_BATCH  # noqa: E731
-    ref = S.reference_rows(EPF, at_paper_batch, reference_store, "graph")
+    paper_model = lambda s: ModelSpec.parse(s["model"]).name in PAPER_GROUPS  # noqa: E731
+    ref = S.reference_rows(EPF, lambda s: paper_model(s) and s["batch_size"] == GC2L_BATCH, reference_store, "graph")
     ref = ref[ref["reduced"].isna()] if len(ref) else ref
-    share = S.reference_rows(CONV_SHARE, lambda s: s["model"].split("/")[0] in PAPER_GROUPS, reference_store)
+    share = S.reference_rows(CONV_SHARE, paper_model, reference_store)
     r.notes["reference"] = S.reference_note(pd.concat([ref, share], ignore_index=True),
                                             f"training steps of the GC-2L paper's models at batch {GC2L_BATCH}")
 

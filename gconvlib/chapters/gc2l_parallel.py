@@ -197,7 +197,7 @@ def step_evidence(measured: list[dict], widths, overhead_width: int | None, sour
     for m in measured:
         w, scheme = _width_and_kind(m["spec"])
         models = [f"wrn28_{k}" for k in PAPER_K if stand_in(widths, k) == w and scheme == variant(m["procs"])]
-        if overhead_width == w and scheme.split(":")[0] in ("gc", "gc2l") and m["procs"] > 1:
+        if overhead_width == w and ModelSpec.parse(m["spec"]).kind in ("gc", "gc2l") and m["procs"] > 1:
             models.append("wrn28_10")
         for model in models:
             common = dict(model=model, variant=scheme, std=m["step_s_std"], n=m["trials"], kind=SCALED,
