@@ -232,9 +232,10 @@ def _here_figure(advice, others):
         meas = [advice.measured[v].value(advice.metric) if v in advice.measured else float("nan") for v in vs]
         a.plot(ks, meas, "o", color=color, label=f"{name} measured")
         a.plot(ks, [advice.state.mu[v] for v in vs], "-", color=color, lw=1, label=f"{name} fitted")
-    a.set(xscale="log", xlabel="G or g", ylabel=advice.unit, title=f"{advice.device}: {advice.model}, "
+    a.set(xlabel="G or g", ylabel=advice.unit, title=f"{advice.device}: {advice.model}, "
           f"B={advice.batch_size}, {advice.input_size} px")
     a.set_xscale("log", base=2)
+    a.set_xticks([1, 2, 4, 8, 16, 32], ["1", "2", "4", "8", "16", "32"])
     a.legend(fontsize=7)
     for i, (name, adv) in enumerate([("this machine", advice), *others]):
         vs = [v for v in adv.candidates
@@ -246,6 +247,7 @@ def _here_figure(advice, others):
                                                      for v in vs], "o-", color=f"C{i}", ms=3,
                label=f"{name} ({adv.device}, {adv.metric})")
     b.set_xscale("log", base=2)
+    b.set_xticks([1, 2, 4, 8, 16, 32], ["1", "2", "4", "8", "16", "32"])
     b.set(xlabel="E2GC G", ylabel="cost / cost at G = 1", title="E2GC per device (measured)")
     b.legend(fontsize=7)
     fig.tight_layout()

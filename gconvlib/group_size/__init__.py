@@ -1,7 +1,7 @@
 """The E2GC paper's optimum-group-size model (Sec. III, Eqs. 1-4) as code, fitted to EPF data.
 
 Jha, Saini, Nag, Mittal, "E2GC: Energy-efficient Group Convolution in Deep Neural Networks"
-(``/work/shared/papers/000_824a09315b932ae3.txt``). Everything here is a pure function of layer
+(Sec. III, Tables I-II, Eqs. 1-4). Everything here is a pure function of layer
 shapes, constants and a batch size (milliseconds; meant to sit behind notebook sliders), except the
 two places that build a real model once to read its layer shapes (:func:`model_layers`, cached).
 
