@@ -244,6 +244,11 @@ def epf_task(ctx: Context, experiment: str, cells: list, protocol: EpfProtocol,
     def measure(chunk, on_result):
         from .protocol import measure_epf
 
+        if ctx.store is None:     # no store to journal beside: a killed call loses its group
+            measure_epf(chunk, protocol, ctx.device, meter=ctx.meter, on_result=on_result,
+                        idle_power_w=ctx.idle_power_w, counter_read_s=ctx.counter_read_s,
+                        threads=ctx.sizes.threads, log=ctx.log)
+            return
         journal = Journal(Path(ctx.store.root) / "journal" / f"{EPF}.jsonl")
         keys = {c: ctx.store.key(EPF, spec_of(c), code=code_of(c)) for c in chunk}
 
