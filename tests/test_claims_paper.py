@@ -133,3 +133,54 @@ def test_paper_side_counts(table):
     for cid in ("e2gc.table3.params_macs", "e2gc.table4.top1", "gc2l.table1.params", "gc2l.table2.error",
                 "gc2l.table3.error", "gc2l.table4.params", "e2gc.table3.epf_ranking"):
         assert table.loc[cid, "paper_check"] == "holds", cid
+
+
+# ----------------------------------------------------- the E2GC headline numbers, from Tables III-IV
+
+def _gain(model, a, b, device, batch) -> float:
+    """100 (EPF of b - EPF of a) / EPF of b, read off the printed table (an independent computation)."""
+    ref = "Table III" if model == "mobilenet_v1" else "Table IV"
+    (sa, ka), (sb, kb) = [(s.replace("gc", "fggc") if s == "gc" else s, int(k)) for s, k in
+                          (x.split(":") for x in (a, b))]
+    epf = [float(load_values("e2gc", ref=ref, model=model, scheme=s, k=k, quantity="epf", device=device,
+                             batch_size=batch)["value"].iloc[0]) for s, k in ((sa, ka), (sb, kb))]
+    return 100 * (epf[1] - epf[0]) / epf[1]
+
+
+def _printed(claim_id) -> str:
+    return str(C.get_claim(claim_id).printed()["value_text"].iloc[0])
+
+
+def test_the_13_1_pct_column_slip_is_flagged():
+    cid = "e2gc.sec4.energy_gain_resnext_p4000"
+    printed = _printed(cid)
+    p4000 = {b: _gain("resnext50", "e2gc:32", "gc:32", "P4000", b) for b in (1, 4, 16)}
+    assert all(f"{g:.1f}" != printed for g in p4000.values())  # no P4000 cell gives it ...
+    assert f"{_gain('resnext50', 'e2gc:32', 'gc:32', 'P100', 16):.1f}" == printed  # ... P100 at B = 16 does
+    (row,) = judge([C.get_claim(cid)], Evidence.empty(), flips=False).to_dict("records")
+    assert f"{printed} % matches no P4000 cell" in row["paper_cells"]
+    assert "equals P100, B = 16: a column slip?" in row["paper_cells"]
+    for b, g in p4000.items():
+        assert f"P4000, B = {b}: {g:.1f} %" in row["paper_cells"]
+
+
+@pytest.mark.parametrize("cid, model, a, b", [
+    ("e2gc.abstract.energy_gain_p100_mobilenet", "mobilenet_v1", "e2gc:8", "gc:32"),
+    ("e2gc.abstract.energy_gain_p100_resnext", "resnext50", "e2gc:32", "gc:8"),
+    ("e2gc.sec4.energy_gain_mobilenet_p100", "mobilenet_v1", "e2gc:32", "e2gc:1"),
+    ("e2gc.sec4.energy_gain_resnext_p100", "resnext50", "e2gc:32", "gc:32"),
+])
+def test_each_headline_number_names_its_device_and_batch_size(cid, model, a, b):
+    printed = _printed(cid)
+    hits = [bs for bs in (1, 4, 16) if f"{_gain(model, a, b, 'P100', bs):.{len(printed.split('.')[1])}f}" == printed]
+    assert len(hits) == 1
+    (row,) = judge([C.get_claim(cid)], Evidence.empty(), flips=False).to_dict("records")
+    assert row["paper_cells"].startswith(f"{printed} % = P100, B = {hits[0]}")
+
+
+def test_the_4_73_pct_pair_reverses_on_p4000_at_b1():
+    gain = _gain("resnext50", "e2gc:32", "gc:8", "P4000", 1)
+    assert gain < 0
+    (row,) = judge([C.get_claim("e2gc.abstract.energy_gain_p100_resnext")], Evidence.empty(),
+                   flips=False).to_dict("records")
+    assert "reversed at P4000, B = 1" in row["paper_cells"]

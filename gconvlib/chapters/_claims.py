@@ -29,7 +29,7 @@ def judge_chapter(result: ChapterResult, evidence: pd.DataFrame | list, store: R
 
 #: the fields ``gconv claims --json`` prints for every claim, in order
 CLAIM_FIELDS = ("id", "paper", "chapter", "where", "statement", "evidence", "verdict", "verdict_kind", "reason",
-                "threshold_source", "threshold_why", "threshold", "flip_point", "flip", "paper_check")
+                "threshold_source", "threshold_why", "threshold", "flip_point", "flip", "paper_check", "paper_cells")
 
 
 def claim_rows(profile: str = "quick", paper: str | None = None, chapter: str | None = None,
@@ -38,6 +38,7 @@ def claim_rows(profile: str = "quick", paper: str | None = None, chapter: str | 
     dict of :data:`CLAIM_FIELDS` per claim; filtered by paper, chapter and verdict kind. What an
     older record lacks (threshold source, flip point) is filled from the registry or left null."""
     from ..claims import get_claim
+    from ..claims.headline import headline_text
     from .summary import judged_claims
 
     judged = judged_claims(profile, store).astype(object)
@@ -49,7 +50,8 @@ def claim_rows(profile: str = "quick", paper: str | None = None, chapter: str | 
             continue
         claim = get_claim(row["id"])
         row = dict(row, evidence=claim.evidence, threshold_source=claim.threshold_source,
-                   threshold_why=claim.threshold_why, reason=row.get("reason") or "")
+                   threshold_why=claim.threshold_why, reason=row.get("reason") or "",
+                   paper_cells=row.get("paper_cells") or headline_text(claim))
         if not row.get("threshold"):
             used = claim.threshold
             row["threshold"] = "" if used is None else f"{used[0]} = {used[1]}"

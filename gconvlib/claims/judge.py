@@ -11,12 +11,13 @@ from . import verdicts as V
 from .evaluators import claim_quantities, evaluate
 from .evidence import QUOTED, Evidence
 from .flip import flip_point, flip_text
+from .headline import headline_text
 from .registry import Claim, load_claims
 from .verdicts import Verdict
 
 JUDGE_COLUMNS = ("id", "paper", "where", "statement", "chapter", "evidence_kind", "printed", "paper_check",
                  "ours", "kind", "source", "verdict", "verdict_kind", "reason", "paper_check_kind",
-                 "threshold_source", "threshold_why", "threshold", "flip_point", "flip")
+                 "threshold_source", "threshold_why", "threshold", "flip_point", "flip", "paper_cells")
 MAX_SHOWN = 3
 
 
@@ -84,7 +85,8 @@ def judge_one(claim: Claim, evidence: Evidence, paper_evidence: Evidence | None 
                 threshold_source=claim.threshold_source, threshold_why=claim.threshold_why,
                 threshold="" if threshold is None else f"{threshold[0]} = {threshold[1]}",
                 flip_point=None if flip is None else flip[0],
-                flip=flip_text(claim, verdict.kind, flip) if flips and verdict.decided else "")
+                flip=flip_text(claim, verdict.kind, flip) if flips and verdict.decided else "",
+                paper_cells=headline_text(claim))
 
 
 def judge(claims: Iterable[Claim] | None, evidence: Evidence | pd.DataFrame | None, *,
