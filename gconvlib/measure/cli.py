@@ -63,7 +63,9 @@ def _add_reference(subparsers) -> None:
                     "and an estimate before each part; stops cleanly when the budget is spent, and the same "
                     f"command continues where it stopped. On a GPU: {COMMAND}")
     p.add_argument("--device", default="cuda", help="cuda (default), cuda:N or cpu")
-    p.add_argument("--budget-s", type=float, default=480.0, help="seconds for this call (default 480; 0: no limit)")
+    p.add_argument("--budget-s", type=float, default=480.0,
+                   help="seconds for this call, counted from the process's start, the last 20 s kept for the end "
+                        "(default 480: two minutes of a 10-minute call left for copying the results back; 0: no limit)")
     p.add_argument("--out", type=Path, default=None,
                    help="store root (default: data/results/reference/ on a GPU, <results>/reference-dryrun on a CPU)")
     p.add_argument("--smoke", action="store_true", help="every part end to end with tiny sizes (the CPU dry run)")
@@ -109,7 +111,7 @@ def _context(args, out, protocol_threads):
     device = resolve_device(args.device)
     sizes = replace(PAPER_SIZES, threads=protocol_threads)
     store = ResultsStore(Path(out) if out else results_dir())
-    return Context(device, device_name(device), False, sizes, log=_log), store
+    return Context(device, device_name(device), False, sizes, log=_log, store=store), store   # store: EPF journal
 
 
 EXPERIMENTS = ("e2gc", "gc2l_overhead")
