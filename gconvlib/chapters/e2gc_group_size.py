@@ -251,6 +251,7 @@ def _here_figure(advice, others):
     b.set(xlabel="E2GC G", ylabel="cost / cost at G = 1", title="E2GC per device (measured)")
     b.legend(fontsize=7)
     fig.tight_layout()
+    plt.close(fig)  # shown once, by the notebook's display (no second copy from the inline backend)
     return fig
 
 
@@ -292,6 +293,7 @@ def _fit_figure(frames: dict, fit: pd.DataFrame, by):
     fig.supxlabel("G (E2GC) or g (FgGC)")
     fig.supylabel("EPF (mJ)")
     fig.tight_layout()
+    plt.close(fig)  # shown once, by the notebook's display (no second copy from the inline backend)
     return fig
 
 
@@ -316,6 +318,7 @@ def grid_figure(model: str = "mobilenet_v1", betas=(0.5, 1.0, 1.5, 2.0), batch_s
     fig.supxlabel("G (E2GC) or g (FgGC)")
     fig.supylabel(f"{model}: model EPF / its minimum")
     fig.tight_layout()
+    plt.close(fig)  # shown once, by the notebook's display (no second copy from the inline backend)
     return fig
 
 
