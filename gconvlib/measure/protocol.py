@@ -338,6 +338,7 @@ class EpfRun:
         self.env = {**environment(self.device, self.meter), "memory_format": p.memory_format, "amp": p.amp}
         if self.read_s is None:
             self.read_s = probe_read_seconds(self.meter)
+        free_memory(self.device, collect=True)                 # what earlier runs left behind
         self.stream = side_stream(self.device, self.mode)     # one per run: the allocator reuses blocks
         if self.mode_note:
             self.say(self.mode_note)
