@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import os
+import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,7 +109,8 @@ def candidates_for(model: str, input_size: int) -> list[str]:
 @dataclass
 class FitState:
     """The fit to the measured variants and each candidate's prediction with its standard errors
-    (``se``: of the fitted mean; ``se_new``: of a new measurement, adding the residual variance)."""
+    (``se``: of the fitted mean; ``se_new``: of a new measurement, adding the larger of the residual
+    variance and the median variance of a variant's trials)."""
 
     row: pd.Series
     mu: dict
@@ -145,12 +147,16 @@ def fit_measurements(model: str, measured: Sequence[Measurement], candidates: Se
         cov = np.linalg.inv((J / norms).T @ (J / norms)) / np.outer(norms, norms)
     except np.linalg.LinAlgError:
         cov = np.full((J.shape[1],) * 2, math.inf)
+    # a new measurement scatters by the fit's residual or by the trials' own spread, whichever is larger
+    # (a good fit to five fastest windows can leave residuals far below the windows' scatter)
+    sds = [statistics.stdev(m.trials(metric)) for m in ok if len(m.trials(metric)) >= 2]
+    noise2 = max(sigma2, statistics.median(sds) ** 2 if sds else 0.0)
     mu, se, se_new = {}, {}, {}
     for v in candidates:
         mu[v], g = grad(v)
         var = float(g @ cov @ g) * sigma2 if math.isfinite(sigma2) else math.inf
         se[v] = math.sqrt(max(var, 0.0)) if math.isfinite(var) else math.inf
-        se_new[v] = math.sqrt(se[v] ** 2 + sigma2) if math.isfinite(se[v]) else math.inf
+        se_new[v] = math.sqrt(se[v] ** 2 + noise2) if math.isfinite(se[v]) else math.inf
     return FitState(row, mu, se, se_new, math.sqrt(sigma2) if math.isfinite(sigma2) else math.inf)
 
 
