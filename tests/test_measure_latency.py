@@ -57,6 +57,22 @@ def test_measure_latency_tiny_vgg_and_a_failing_cell():
     assert seen == [1, 2, 1]
     for r in results[:2]:
         assert r["repeats"] == 3 and r["device_type"] == "cpu" and r["warmup"] == 1
+        assert r["memory_format"] == "channels_last" and r["backend_flags"]["cudnn_allow_tf32"] is False
+
+
+def test_latency_runs_channels_last_models_on_channels_last_inputs(monkeypatch):
+    seen = []
+    real = L.time_interleaved
+
+    def spy(calls, *args, **kwargs):
+        seen.extend((next(m.parameters()).is_contiguous(memory_format=torch.channels_last),
+                     x.is_contiguous(memory_format=torch.channels_last)) for m, x in calls)
+        return real(calls, *args, **kwargs)
+
+    monkeypatch.setattr(L, "time_interleaved", spy)
+    L.measure_latency([L.LatencyCell("vgg13_bn/E/classes=10/size=32/width_mult=0.125", 2)],
+                      L.LatencyProtocol(repeats=1, warmup=0), "cpu")
+    assert seen == [(True, True)]
 
 
 @pytest.mark.parametrize("make, match", [
