@@ -149,3 +149,20 @@ def test_gc2l_overhead_exact_now_time_from_the_gpu(tmp_path):
     assert v["gc2l.sec1.gc_reduces_training_time"].startswith("not yet reproduced")  # no standard step measured
     gpu = r.tables["overhead"][lambda t: t.source == "NVIDIA H200 (measured)"]
     assert set(gpu.quantity) == {"time", "energy"} and gpu["fused_extra_pct"].round(6).tolist() == [5.0] * 8
+
+
+def test_the_e2gc_reference_is_the_papers_models_with_e2gc_or_gc_convs(tmp_path):
+    """One filter for both E2GC chapters: MobileNet-V1 and ResNeXt-50 with E2GC or GC (the paper's
+    FgGC, however the record spells it), measured on a GPU, at the paper's size unless asked."""
+    from gconvlib.measure.sources import e2gc_reference_rows
+
+    store = ResultsStore(tmp_path)
+    for model in ("mobilenet_v1/e2gc:4", "resnext50/fggc:8", "mobilenet_v1/gc:8/size=64",   # the E2GC cells
+                  "wrn28_10/gc2l:4", "mobilenet_v2/gc:2", "resnext50/standard"):           # not E2GC's
+        gpu_record(store, EPF, ModelSpec.parse(model).text, 1, epf_total_mj=1.0)
+    store.put(EPF, {"model": "mobilenet_v1/e2gc:8", "batch_size": 1, "device": "AMD EPYC", "mode": "graph"},
+              {"status": "ok", "device": "AMD EPYC", "device_type": "cpu", "epf_total_mj": 1.0})   # a CPU
+    assert sorted(e2gc_reference_rows("graph", store)["spec"]) == ["mobilenet_v1/e2gc:4", "resnext50/gc:8"]
+    every_size = e2gc_reference_rows("graph", store, paper_size_only=False)
+    assert sorted(every_size["spec"]) == ["mobilenet_v1/e2gc:4", "mobilenet_v1/gc:8/size=64", "resnext50/gc:8"]
+    assert e2gc_reference_rows("eager", store).empty
