@@ -156,6 +156,7 @@ def _umask() -> int:
 
 
 _UMASK = _umask()   # read once: os.umask can only be read by setting it
+FILE_MODE = 0o666 & ~_UMASK   # what a plain open() gives a new file (mkstemp's files are owner-only)
 
 
 @contextmanager
@@ -167,7 +168,7 @@ def atomic_open(path: Path, mode: str = "w"):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.chmod(tmp, FILE_MODE)
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()

@@ -174,7 +174,10 @@ def kernel_options(ncols: int | None = None) -> dict:
     except ImportError:
         pass
     setup = KERNEL_SETUP.format(ncols=int(ncols or 0))
-    return {"config": config, "extra_arguments": [f"--IPKernelApp.exec_lines={setup}"],
+    # The kernel's own log goes straight to the terminal: after Ctrl-C (the kernel is in the
+    # terminal's process group) it would print a traceback about the closed connection.
+    return {"config": config, "extra_arguments": [f"--IPKernelApp.exec_lines={setup}",
+                                                  "--IPKernelApp.log_level=CRITICAL"],
             "coalesce_streams": True}
 
 

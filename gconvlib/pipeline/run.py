@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..faults import INTERRUPTED_EXIT
-from ..store import absolute_env_paths, atomic_write_text
+from ..store import FILE_MODE, absolute_env_paths, atomic_write_text
 from . import book, stamps
 from .relay import Relay, kernel_options, progress_columns
 from .settings import (WHAT, SUMMARIES, PipelineError, available_notebooks, book_dir, load_profile,
@@ -146,6 +146,7 @@ def run_notebooks(profile: str = "quick", overrides: list[str] | None = None,
         fd, tmp_name = tempfile.mkstemp(dir=raw_dir, prefix=f".{name}.", suffix=".running.ipynb")
         os.close(fd)
         tmp = Path(tmp_name)
+        os.chmod(tmp, FILE_MODE)
         relay = Relay(sys.stdout)
         try:
             papermill.execute_notebook(str(notebook_dir() / f"{name}.ipynb"), str(tmp), parameters=params,
@@ -154,20 +155,16 @@ def run_notebooks(profile: str = "quick", overrides: list[str] | None = None,
                                        **kernel_options(progress_columns(relay)))
             if stamps.has_error_output(tmp):
                 raise PipelineError("the executed notebook holds an error output")
-        except KeyboardInterrupt:
-            relay.finish()
-            tmp.unlink(missing_ok=True)
-            summary.add(name, "interrupted", time.time() - started)
-            print(f"[gconv] interrupted while executing {name!r}; nothing of this run of it was kept "
-                  f"(the notebooks before it are done): run the same command to go on",
-                  file=sys.stderr, flush=True)
-            print("\n" + summary.table(), flush=True)
-            return INTERRUPTED_EXIT
         except Exception as e:  # papermill raises PapermillExecutionError with the cell's traceback
             relay.finish()
-            _record_failure(name, e, tmp, failed_dir, output, stamp_file)
-            summary.add(name, FAILED, time.time() - started)
-            continue
+            if getattr(e, "ename", None) not in ("KeyboardInterrupt", "TrainingInterrupted"):
+                _record_failure(name, e, tmp, failed_dir, output, stamp_file)
+                summary.add(name, FAILED, time.time() - started)
+                continue
+            return _interrupted(name, tmp, summary, started)   # Ctrl-C reached the kernel first
+        except KeyboardInterrupt:
+            relay.finish()
+            return _interrupted(name, tmp, summary, started)
         finally:
             relay.finish()
         os.replace(tmp, raw)
@@ -180,6 +177,16 @@ def run_notebooks(profile: str = "quick", overrides: list[str] | None = None,
         _say(f"    {name}: done in {_duration(seconds)}")
     print("\n" + summary.table(claims_by_chapter(profile)), flush=True)
     return 1 if any(status == FAILED for _n, status, _t in summary.rows) else 0
+
+
+def _interrupted(name: str, tmp: Path, summary: Summary, started: float) -> int:
+    """Ctrl-C: drop this run of the notebook (its last good one stays), say how to go on."""
+    tmp.unlink(missing_ok=True)
+    summary.add(name, "interrupted", time.time() - started)
+    print(f"[gconv] interrupted while executing {name!r}; nothing of this run of it was kept "
+          f"(the notebooks before it are done): run the same command to go on", file=sys.stderr, flush=True)
+    print("\n" + summary.table(), flush=True)
+    return INTERRUPTED_EXIT
 
 
 def _record_failure(name: str, exc: Exception, tmp: Path, failed_dir: Path, output: Path,
