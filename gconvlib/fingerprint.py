@@ -6,8 +6,10 @@ record by its spec *and* by a fingerprint of the source of the modules the compu
 recomputed; editing an unrelated module does not. No hand-bumped version constant is needed.
 
 :func:`import_closure` finds, statically (by parsing source with :mod:`ast`, without importing
-anything), which modules of the package a module uses, so that a notebook (or a result) is
-redone when something it uses changed, not when any file of the package changed.
+anything), which modules of the package a module uses, so that a notebook is redone when
+something it uses changed, not when any file of the package changed. :func:`dependency_closure`
+is its narrower form for stored results: the modules whose code can run when a computation runs
+(the training loop's, a measurement's), so a result's key follows the imports, not a hand-kept list.
 """
 from __future__ import annotations
 
