@@ -223,6 +223,16 @@ class SteppedNvml:
         pass
 
 
+def test_idle_power_unknown_since_part_1_is_not_measured_again_per_group():
+    protocol = P.EpfProtocol(warmup_steps=0, window_s=0.02, min_trials=1, max_trials=1, idle_s=0.5,
+                             calibration_s=0.01, mode="eager")
+    meter = ScriptedCounter()
+    (r,) = P.measure_epf([cell("mobilenet_v1/e2gc:4/classes=10/size=64", 2)], protocol, "cpu", meter=meter,
+                         idle_note="the energy counter did not move during the 3 s idle window")
+    assert r["idle_power_w"] is None and r["epf_dynamic_mj"] is None and "did not move" in r["idle_note"]
+    assert meter.windows == 1                     # the trial's window only, no idle window
+
+
 def test_memory_format_precision_and_backend_flags_are_chosen_and_recorded():
     step = P.TrainStep(cell("mobilenet_v1/e2gc:2/classes=10/size=64", 2), "cpu", "eager", warmup_steps=0)
     assert step.x.is_contiguous(memory_format=torch.channels_last)

@@ -21,7 +21,8 @@ from .window import idle_power
 
 def check_environment(ctx, cell, check_s: float | None = None,
                       clock: Callable[[], float] = time.perf_counter) -> dict:
-    """The part-1 record; sets ``ctx.counter_read_s``, ``ctx.graph_capture`` and ``ctx.idle_power_w``."""
+    """The part-1 record; sets ``ctx.counter_read_s``, ``ctx.graph_capture``, ``ctx.idle_power_w`` and
+    ``ctx.idle_note`` (the EPF tasks then never measure idle power again in this call)."""
     meter = ctx.meter
     result = {"status": "ok", **environment(ctx.device, meter), "meter": meter.name,
               "meter_note": getattr(meter, "reason", None) or getattr(meter, "fallback_reason", None)}
@@ -53,7 +54,7 @@ def check_environment(ctx, cell, check_s: float | None = None,
             torch.cuda.synchronize(ctx.device)
         watts, note = idle_power(meter, epf.idle_s, settle_s=epf.idle_settle_s)
     result.update(idle_power_w=watts, idle_note=note, idle_s=epf.idle_s, idle_settle_s=epf.idle_settle_s)
-    ctx.idle_power_w = watts
+    ctx.idle_power_w, ctx.idle_note = watts, note or (None if watts is not None else "idle power unknown")
     result["measured_at"] = utc_now()
     return result
 

@@ -312,6 +312,7 @@ class EpfRun:
 
     def __init__(self, cells: list, protocol: EpfProtocol, device: str, meter, on_result, *,
                  idle_power_w: float | None, counter_read_s: float | None, log, sleep, clock,
+                 idle_note: str | None = None,
                  on_trial=None, resume: dict | None = None):
         self.protocol, self.device, self.meter, self.on_result = protocol, device, meter, on_result
         self.say, self.sleep, self.clock = log or (lambda msg: None), sleep, clock
@@ -324,7 +325,7 @@ class EpfRun:
             state.resumed = len(state.trials)
         self.results: list[dict | None] = [None] * len(cells)
         self.idle_w = idle_power_w
-        self.idle_note = None if idle_power_w is not None else "not measured yet"
+        self.idle_note = idle_note if idle_power_w is not None or idle_note else "not measured yet"
         self.read_s = counter_read_s
         self.env: dict = {}
         self.stream = None
@@ -451,14 +452,16 @@ class EpfRun:
 
 def measure_epf(cells: Iterable[EpfCell], protocol: EpfProtocol | None = None, device: str = "cuda",
                 meter=None, on_result: Callable[[EpfCell, dict], Any] | None = None, *,
-                idle_power_w: float | None = None, counter_read_s: float | None = None, threads: int | None = None,
+                idle_power_w: float | None = None, idle_note: str | None = None,
+                counter_read_s: float | None = None, threads: int | None = None,
                 log: Callable[[str], Any] | None = None, sleep: Callable[[float], Any] = time.sleep,
                 clock: Callable[[], float] = time.perf_counter,
                 on_trial: Callable[[EpfCell, dict], Any] | None = None, resume: dict | None = None) -> list[dict]:
     """Measure every cell under ``protocol``; one result dict per cell, in order.
 
     ``meter`` defaults to :func:`~gconvlib.measure.meters.select_meter` for the device.
-    ``idle_power_w``: active-idle power measured before (else measured here for ``idle_s``).
+    ``idle_power_w``: active-idle power measured before (else measured here for ``idle_s``, unless
+    ``idle_note`` says why it is unknown: a call measures it once, not once per group).
     ``counter_read_s``: one counter read, measured before (else probed here): it sizes the queue.
     ``on_result(cell, result)`` is called as soon as a cell is finished (or has failed),
     ``on_trial(cell, trial)`` after each trial (a dict of :class:`TrialResult`'s fields: a journal);
@@ -483,7 +486,7 @@ def measure_epf(cells: Iterable[EpfCell], protocol: EpfProtocol | None = None, d
         if own_meter:
             meter = select_meter(device, (lambda: torch.cuda.synchronize(device)) if device.startswith("cuda") else None,
                                  **cuda_identity(device))
-        run = EpfRun(cells, protocol, device, meter, on_result, idle_power_w=idle_power_w,
+        run = EpfRun(cells, protocol, device, meter, on_result, idle_power_w=idle_power_w, idle_note=idle_note,
                      counter_read_s=counter_read_s, log=log, sleep=sleep, clock=clock, on_trial=on_trial,
                      resume=resume)
         try:

@@ -196,6 +196,7 @@ class Context:
     sizes: Sizes
     meter: Any = None
     idle_power_w: float | None = None
+    idle_note: str | None = None           # why idle power is unknown, once part 1 has tried
     log: Callable[[str], Any] = print
     started: str = ""
     store: Any = None
@@ -246,7 +247,7 @@ def epf_task(ctx: Context, experiment: str, cells: list, protocol: EpfProtocol,
 
         if ctx.store is None:     # no store to journal beside: a killed call loses its group
             measure_epf(chunk, protocol, ctx.device, meter=ctx.meter, on_result=on_result,
-                        idle_power_w=ctx.idle_power_w, counter_read_s=ctx.counter_read_s,
+                        idle_power_w=ctx.idle_power_w, idle_note=ctx.idle_note, counter_read_s=ctx.counter_read_s,
                         threads=ctx.sizes.threads, log=ctx.log)
             return
         journal = Journal(Path(ctx.store.root) / "journal" / f"{EPF}.jsonl")
@@ -257,8 +258,8 @@ def epf_task(ctx: Context, experiment: str, cells: list, protocol: EpfProtocol,
             journal.drop(keys[cell])
 
         measure_epf(chunk, protocol, ctx.device, meter=ctx.meter, on_result=stored,
-                    idle_power_w=ctx.idle_power_w, counter_read_s=ctx.counter_read_s, threads=ctx.sizes.threads,
-                    log=ctx.log, on_trial=lambda c, t: journal.add(keys[c], t),
+                    idle_power_w=ctx.idle_power_w, idle_note=ctx.idle_note, counter_read_s=ctx.counter_read_s,
+                    threads=ctx.sizes.threads, log=ctx.log, on_trial=lambda c, t: journal.add(keys[c], t),
                     resume={c: journal.trials(k) for c, k in keys.items()})
 
     return Task(EPF, experiment, cells, measure, spec_of, code_of, lambda c: epf_cell_seconds(c, protocol, ctx.smoke),
