@@ -149,6 +149,44 @@ def check_pages(html: Path, names: list[str], executable: str) -> tuple[list, di
     return problems, seen
 
 
+CLAIMS_FACTS = """() => {
+  const table = document.querySelector('.claims-page table');
+  if (!table) { return {found: false}; }
+  const box = table.parentElement.getBoundingClientRect();
+  const rows = Array.from(table.querySelectorAll('tbody tr'));
+  const target = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+  const statements = rows.map(r => r.cells[0].innerText).join('\\n');
+  return {found: true, rows: rows.length, tableWidth: table.getBoundingClientRect().width, boxWidth: box.width,
+          targetTop: target ? target.getBoundingClientRect().top : null, scrollY: window.scrollY,
+          rawMath: (statements.match(/\\$/g) || []).length, rawStar: (statements.match(/\\*/g) || []).length};
+}"""
+
+
+def claims_page_problems(page, url: str, claim_id: str, word: str) -> list[str]:
+    """Open the claims page at one claim's anchor (viewport 1400 px): the row is scrolled to, the
+    table fits its column, no raw $ or * in statements, and the search box narrows the rows."""
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(f"{url}#{claim_id}")
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(300)
+    facts = page.evaluate(CLAIMS_FACTS)
+    if not facts["found"]:
+        return ["no claims table"]
+    found = []
+    if facts["targetTop"] is None or not (-2 <= facts["targetTop"] < 300) or facts["scrollY"] <= 0:
+        found.append(f"#{claim_id} does not scroll to its row (top {facts['targetTop']}, scrollY {facts['scrollY']})")
+    if facts["tableWidth"] > facts["boxWidth"] + 1:
+        found.append(f"claims table {facts['tableWidth']:.0f} px in a {facts['boxWidth']:.0f} px column")
+    if facts["rawMath"] or facts["rawStar"]:
+        found.append(f"raw markup in statements: {facts['rawMath']} '$', {facts['rawStar']} '*'")
+    page.fill(".claims-search", word)
+    shown = page.evaluate("Array.from(document.querySelectorAll('.claims-page tbody tr'))"
+                          ".filter(r => r.style.display !== 'none').length")
+    if not 0 < shown < facts["rows"]:
+        found.append(f"searching {word!r} shows {shown} of {facts['rows']} rows")
+    return found
+
+
 def reader_problems(rel: str, info: dict, notebook: dict | None) -> list[str]:
     """What a newcomer should not meet on a page of the book."""
     found = []
@@ -231,3 +269,19 @@ def test_overrides_are_checked_against_declared_parameters():
         pipeline.parse_overrides(["num_classes=10"])
     with pytest.raises(pipeline.PipelineError, match="unknown profile 'fast'"):
         pipeline.load_profile("fast")
+
+
+def test_claims_page_has_search_anchors_and_fits(built_book):
+    """In Chromium at 1400 px: claims.html#<id> scrolls to that claim, the search box narrows the
+    rows, the table fits its column, and statements show no raw $ or * (math and emphasis rendered)."""
+    from playwright.sync_api import sync_playwright
+
+    from gconvlib.claims import load_claims
+
+    url = (built_book / "_build" / "html" / "_generated" / "claims.html").as_uri()
+    claim_id = load_claims(paper="vgg")[-1].id  # far down the page: the anchor must scroll
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox", "--disable-gpu"])
+        found = claims_page_problems(browser.new_page(), url, claim_id, "kuzushiji")
+        browser.close()
+    assert found == []

@@ -71,3 +71,24 @@ def test_verdict_figure_draws_each_papers_claims_split_by_verdict():
                 widths[(i, container.get_label())] = bar.get_width()
     e2gc, vgg = rows["E2GC"], [i for t, i in rows.items() if t.startswith("Grouped")][0]
     assert widths == {(e2gc, "holds"): 3, (e2gc, "does not hold"): 1, (vgg, "inconclusive at this scale"): 2}
+
+
+def test_statements_render_math_and_emphasis_without_raw_markup():
+    text = summary.render_statement(r"E2GC needs $\approx 5 \times$ fewer *EPF* than **FgGC**; 3 * 4 < 5 & so on")
+    assert r"\(\approx 5 \times\)" in text and "<em>EPF</em>" in text and "<strong>FgGC</strong>" in text
+    assert "$" not in text and "*" not in text and "&amp;" in text and "&lt;" in text
+
+
+def test_claims_page_rows_anchors_and_tools(tmp_path):
+    import re
+
+    judged = summary.judged_claims("smoke", ResultsStore(tmp_path))
+    page = summary.claims_page_html(judged)
+    ids = re.findall(r"<tr id='([^']+)'", page)
+    assert ids == list(judged.id) and len(set(ids)) == len(ids)  # one anchor per claim
+    assert "class='claims-search'" in page and page.count("class='claims-filter'") == 3
+    assert "<colgroup>" in page and "table-layout: fixed" in page  # fits its column, no scrollbar
+    for statement in re.findall(r"</span><br>(.*?)(?:<br><span class='small'>printed|</td>)", page):
+        assert "$" not in statement and "*" not in statement, statement
+    # one paper only
+    assert len(re.findall(r"<tr id=", summary.claims_page_html(judged, "vgg"))) == (judged.paper == "vgg").sum()

@@ -137,16 +137,123 @@ def artifact_html(status: pd.DataFrame) -> str:
     return f"<table class='status'><thead>{head}</thead><tbody>{body}</tbody></table>"
 
 
-def claims_page_html(judged: pd.DataFrame, paper: str) -> str:
-    """One paper's claims, each linked to the chapter that shows it."""
-    head = "".join(f"<th>{c}</th>" for c in ("where", "statement", "paper", "ours", "evidence", "verdict", "chapter"))
+_MATH = re.compile(r"\$([^$]+)\$")
+_STRONG = re.compile(r"\*\*([^*]+)\*\*")
+_EM = re.compile(r"(?<![\w*])\*([^*\s][^*]*?)\*(?![\w*])")
+
+
+def render_statement(text: str) -> str:
+    """A printed sentence as HTML: ``$...$`` as MathJax inline math ``\\(...\\)``, ``**x**`` and ``*x*``
+    as strong and emphasis; everything else escaped (no raw ``$`` or ``*`` reaches the page)."""
+    out = html.escape(str(text or ""), quote=False)
+    out = _MATH.sub(lambda m: f"\\({m.group(1)}\\)", out)
+    out = _STRONG.sub(r"<strong>\1</strong>", out)
+    out = _EM.sub(r"<em>\1</em>", out)
+    return out.replace("$", "&#36;").replace("*", "&#42;")
+
+
+#: the claims page's table: filters, search and sort in one small script, offline (no library)
+_CLAIMS_SCRIPT = """
+<script>
+(function () {
+  const root = document.currentScript.previousElementSibling;
+  const rows = Array.from(root.querySelectorAll("tbody tr"));
+  const q = root.querySelector("input.claims-search");
+  const sel = Array.from(root.querySelectorAll("select.claims-filter"));
+  const count = root.querySelector(".claims-count");
+  function apply() {
+    const words = q.value.toLowerCase().split(/\\s+/).filter(Boolean);
+    let shown = 0;
+    rows.forEach(function (r) {
+      const text = r.textContent.toLowerCase();
+      const ok = words.every(function (w) { return text.includes(w); }) &&
+        sel.every(function (s) { return !s.value || r.dataset[s.name] === s.value; });
+      r.style.display = ok ? "" : "none";
+      if (ok) { shown += 1; }
+    });
+    count.textContent = shown + " of " + rows.length + " claims";
+  }
+  q.addEventListener("input", apply);
+  sel.forEach(function (s) { s.addEventListener("change", apply); });
+  root.querySelectorAll("th[data-sort]").forEach(function (th, i) {
+    th.addEventListener("click", function () {
+      const body = root.querySelector("tbody");
+      const up = th.dataset.dir !== "up";
+      th.dataset.dir = up ? "up" : "down";
+      rows.sort(function (a, b) {
+        const x = a.cells[i].dataset.key || a.cells[i].textContent;
+        const y = b.cells[i].dataset.key || b.cells[i].textContent;
+        return up ? x.localeCompare(y) : y.localeCompare(x);
+      }).forEach(function (r) { body.appendChild(r); });
+    });
+  });
+  apply();
+})();
+</script>"""
+
+_CLAIMS_STYLE = """<style>
+.claims-page table { table-layout: fixed; width: 100%; border-collapse: collapse; font-size: 0.85em; }
+.claims-page td, .claims-page th { vertical-align: top; padding: 4px 6px; overflow-wrap: anywhere;
+  border-bottom: 1px solid #ddd; text-align: left; }
+.claims-page th[data-sort] { cursor: pointer; }
+.claims-page col.c-claim { width: 50%; } .claims-page col.c-verdict { width: 30%; }
+.claims-page col.c-evidence { width: 20%; }
+.claims-page .claims-tools { display: flex; flex-wrap: wrap; gap: 6px; margin: 6px 0; }
+.claims-page .claims-tools input { flex: 1 1 16em; min-width: 0; }
+.claims-page .id { font-family: monospace; font-size: 0.9em; color: #555; }
+.claims-page .small { font-size: 0.9em; color: #444; }
+.claims-page tr:target { background: #fff6d5; }
+</style>"""
+
+
+def _select(name: str, label: str, options) -> str:
+    opts = "".join(f"<option value='{html.escape(o)}'>{html.escape(o)}</option>" for o in options)
+    return f"<select class='claims-filter' name='{name}' aria-label='{label}'><option value=''>{label}: all</option>{opts}</select>"
+
+
+def claims_page_html(judged: pd.DataFrame, paper: str | None = None) -> str:
+    """Every claim (or one paper's) as one row with its id as anchor (``claims.html#<id>``): the
+    statement rendered, the verdict with its flip point and the paper check, the evidence linked to
+    the chapter that shows it; a search box, filters by paper / chapter / verdict and sortable
+    columns (a small inline script, offline). Three columns of fixed shares: no horizontal scroll."""
+    from ..claims.verdicts import VERDICT_KINDS
+
+    part = judged if paper is None else judged[judged.paper == paper]
+    part = part.astype(object).where(part.notna(), None)
     body = []
-    for r in judged[judged.paper == paper].to_dict("records"):
-        cells = [r.get("where"), r.get("statement"), r.get("printed"), r.get("ours"), r.get("kind"), r.get("verdict")]
-        tds = "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in cells)
-        body.append(f"<tr class='{str(r.get('verdict_kind', '')).replace(' ', '-')}'>{tds}"
-                    f"<td>{_links(r['chapter'])}</td></tr>")
-    return f"<table class='claims'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    for r in part.to_dict("records"):
+        def esc(key):
+            return html.escape("" if r.get(key) is None else str(r.get(key)))
+        cid = esc("id")
+        claim = (f"<a class='id' href='#{cid}'>{cid}</a> <span class='small'>{esc('where')}</span><br>"
+                 f"{render_statement(r.get('statement'))}"
+                 + (f"<br><span class='small'>printed: {esc('printed')}</span>" if r.get("printed") else ""))
+        verdict = f"<strong>{esc('verdict')}</strong>"
+        if r.get("flip"):
+            verdict += f"<br><span class='small'>flip point: {esc('flip')}</span>"
+        if r.get("threshold_source") == "reading" and r.get("threshold_why"):
+            verdict += f"<br><span class='small'>threshold (our reading): {esc('threshold_why')}</span>"
+        if r.get("paper_check"):
+            verdict += f"<br><span class='small'>on the paper's numbers: {esc('paper_check')}</span>"
+        if r.get("paper_cells"):
+            verdict += f"<br><span class='small'>{esc('paper_cells')}</span>"
+        chapter = esc("chapter")
+        evidence = (f"<a href='{chapter}.html'>{chapter}</a><br><span class='small'>{esc('kind')}</span>"
+                    + (f"<br><span class='small'>{esc('ours')}</span>" if r.get("ours") else ""))
+        kind = esc("verdict_kind")
+        body.append(f"<tr id='{cid}' data-paper='{esc('paper')}' data-chapter='{chapter}' data-verdict='{kind}'>"
+                    f"<td data-key='{cid}'>{claim}</td><td data-key='{kind}'>{verdict}</td>"
+                    f"<td data-key='{chapter}'>{evidence}</td></tr>")
+    tools = ("<div class='claims-tools'><input class='claims-search' type='search' "
+             "placeholder='search statements, ids, verdicts' aria-label='search claims'>"
+             + _select("paper", "paper", sorted(set(part.paper)))
+             + _select("chapter", "chapter", [c.name for c in CHAPTERS if c.name in set(part.chapter)])
+             + _select("verdict", "verdict", [k for k in VERDICT_KINDS if k in set(part.verdict_kind)])
+             + "<span class='claims-count small'></span></div>")
+    table = ("<table class='claims'><colgroup><col class='c-claim'><col class='c-verdict'><col class='c-evidence'>"
+             "</colgroup><thead><tr><th data-sort='id'>claim</th><th data-sort='verdict'>verdict</th>"
+             "<th data-sort='chapter'>evidence</th></tr></thead><tbody>" + "".join(body) + "</tbody></table>")
+    return f"{_CLAIMS_STYLE}<div class='claims-page mathjax_process'>{tools}{table}</div>{_CLAIMS_SCRIPT}"
 
 
 def verdict_figure(judged: pd.DataFrame):
