@@ -124,14 +124,31 @@ def test_unknown_model_and_bad_metric_are_one_line_errors():
 
 
 def test_cli_advise_on_this_cpu_then_from_the_store(tmp_path, capsys):
-    """A real measurement (tiny windows, 64 px) through the EPF protocol and the results store: the
-    second call with the same arguments measures nothing and prints the same advice."""
+    """A real measurement (tiny windows, 64 px) through the EPF protocol and the results store, run
+    as on a GPU node's bare Python (``python -m gconvlib.cli advise``; only torch, numpy, pandas,
+    pyyaml, tqdm, nvidia-ml-py, filelock importable): the second call with the same arguments
+    measures nothing and prints the same advice."""
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    from test_reference import BARE_NODE
+
     from gconvlib.cli import main
 
     args = ["advise", MODEL, "--input-size", "64", "--window-s", "0.02", "--budget-s", "120",
             "--out", str(tmp_path / "cpu")]
-    assert main(args) == 0
-    first = capsys.readouterr().out.strip().splitlines()
+    code = BARE_NODE + textwrap.dedent(f'''
+        import runpy
+        sys.argv = ["gconv", *{args!r}]
+        runpy.run_module("gconvlib.cli", run_name="__main__")
+    ''')
+    proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "matplotlib" in proc.stdout.splitlines()[0]  # the blocked list: the bare node is in force
+    first = proc.stdout.strip().splitlines()[1:]
     assert re.fullmatch(r"recommended_G=\d+ measured_best_G=\d+ predicted_saving_pct=-?[\d.]+ "
                         r"measured_saving_pct=-?[\d.]+ loo_error_pct=([\d.]+|nan)", first[-1]), first[-1]
     n = int(re.search(r"\((\d+) now, 0 read from the store\)", first[0]).group(1))
