@@ -294,6 +294,9 @@ def _telemetry(meter) -> dict | None:
     return None
 
 
+_TRIAL_FIELDS = frozenset(TrialResult.__dataclass_fields__)
+
+
 def probe_read_seconds(meter, reads: int = 10) -> float | None:
     """Mean seconds of one counter read (``None`` for a meter without a counter)."""
     if meter.counter() is None:
@@ -321,7 +324,8 @@ class EpfRun:
         self.states = [_State(c) for c in cells]
         self.on_trial = on_trial
         for state in self.states:        # trials journalled by a call that was stopped
-            state.trials = [TrialResult(**t) for t in (resume or {}).get(state.cell, [])]
+            state.trials = [TrialResult(**{k: v for k, v in t.items() if k in _TRIAL_FIELDS})
+                            for t in (resume or {}).get(state.cell, [])]
             state.resumed = len(state.trials)
         self.results: list[dict | None] = [None] * len(cells)
         self.idle_w = idle_power_w
