@@ -299,7 +299,9 @@ def test_ctrl_c_during_a_notebook_keeps_what_finished(tmp_path, monkeypatch, cap
     assert (raw_dir / "vgg_latency.ipynb").read_text() == good, "the last good notebook is kept"
     assert sorted(p.name for p in raw_dir.iterdir()) == ["index.ipynb", "vgg_complexity.ipynb",
                                                         "vgg_latency.ipynb"], "no temporary file left"
-    assert "vgg_complexity  executed" in captured.out and "vgg_latency     interrupted" in captured.out
+    table = captured.out[captured.out.index("notebook  "):].splitlines()
+    assert [row.split()[:2] for row in table[2:5]] == [["vgg_complexity", "executed"],
+                                                       ["vgg_latency", "interrupted"], ["index", "not"]]
 
 
 # -- bad requests ----------------------------------------------------------------------------------

@@ -161,10 +161,10 @@ def run_notebooks(profile: str = "quick", overrides: list[str] | None = None,
                 _record_failure(name, e, tmp, failed_dir, output, stamp_file)
                 summary.add(name, FAILED, time.time() - started)
                 continue
-            return _interrupted(name, tmp, summary, started)   # Ctrl-C reached the kernel first
+            return _interrupted(name, tmp, summary, started, selected[number:])   # the kernel got Ctrl-C first
         except KeyboardInterrupt:
             relay.finish()
-            return _interrupted(name, tmp, summary, started)
+            return _interrupted(name, tmp, summary, started, selected[number:])
         finally:
             relay.finish()
         os.replace(tmp, raw)
@@ -179,10 +179,12 @@ def run_notebooks(profile: str = "quick", overrides: list[str] | None = None,
     return 1 if any(status == FAILED for _n, status, _t in summary.rows) else 0
 
 
-def _interrupted(name: str, tmp: Path, summary: Summary, started: float) -> int:
+def _interrupted(name: str, tmp: Path, summary: Summary, started: float, rest: list[str]) -> int:
     """Ctrl-C: drop this run of the notebook (its last good one stays), say how to go on."""
     tmp.unlink(missing_ok=True)
     summary.add(name, "interrupted", time.time() - started)
+    for later in rest:
+        summary.add(later, "not run")
     print(f"[gconv] interrupted while executing {name!r}; nothing of this run of it was kept "
           f"(the notebooks before it are done): run the same command to go on", file=sys.stderr, flush=True)
     print("\n" + summary.table(), flush=True)
