@@ -5,7 +5,6 @@ file or the ``--set`` item, checked before any notebook runs.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import yaml
