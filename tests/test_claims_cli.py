@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import math
 
 import pandas as pd
 import pytest
@@ -19,11 +18,10 @@ from gconvlib.store import ResultsStore
 def store(tmp_path, monkeypatch):
     monkeypatch.setenv("GCONV_RESULTS", str(tmp_path / "results"))
     store = ResultsStore(tmp_path / "results")
-    # the latency chapter judged on a 50 % cut of scheme E's time (the paper prints 54.73 %)
-    rows = [dict(model="vgg13_bn", variant=v, quantity="latency", value=t, std=math.nan, n=1, kind="measured here",
-                 device="cpu", batch_size=1)
-            for v, t in (("baseline", 1.0), ("A", 0.9), ("B", 0.8), ("C", 0.7), ("D", 0.6), ("E", 0.5))]
-    judge_chapter(ChapterResult("vgg_latency", "quick"), pd.DataFrame(rows), store)
+    # the complexity chapter judged on a 78 % cut of scheme E's Macs (the paper prints "about 80 %")
+    rows = [dict(model="vgg13_bn", variant=v, quantity="macs", value=x, kind="exact")
+            for v, x in (("baseline", 100e6), ("A", 90e6), ("B", 70e6), ("C", 60e6), ("D", 40e6), ("E", 22e6))]
+    judge_chapter(ChapterResult("vgg_complexity", "quick"), pd.DataFrame(rows), store)
     return store
 
 
@@ -38,10 +36,10 @@ def test_json_lists_every_claim_with_its_fields(store, capsys):
     assert code == 0 and len(rows) == len(load_claims())
     assert all(tuple(r) == CLAIM_FIELDS for r in rows)
     by = {r["id"]: r for r in rows}
-    drop = by["vgg.sec5_1.inference_time_drop_scheme_e"]
-    assert (drop["evidence"], drop["verdict"], drop["threshold_source"]) == ("cpu_time", "holds", "reading")
-    printed = float(load_values("vgg", ref="Sec. 5.1", quantity="inference_time_drop")["value"].iloc[0])
-    assert drop["flip_point"] == pytest.approx(printed - 50, abs=0.01)
+    drop = by["vgg.sec5_1.macs_drop_scheme_e_about_80pct"]
+    assert (drop["evidence"], drop["verdict"], drop["threshold_source"]) == ("exact", "holds", "reading")
+    printed = float(load_values("vgg", ref="Sec. 5.1", quantity="macs_drop")["value"].iloc[0])
+    assert drop["flip_point"] == pytest.approx(printed - 78, abs=0.01)
     # a chapter that did not run: not yet reproduced, no flip point, its threshold source all the same
     top1 = by["e2gc.table3.top1"]
     assert top1["verdict_kind"] == "not yet reproduced" and top1["flip_point"] is None
@@ -50,9 +48,9 @@ def test_json_lists_every_claim_with_its_fields(store, capsys):
 
 
 def test_filters(store, capsys):
-    _, out = run(capsys, "--json", "--chapter", "vgg_latency", "--verdict", "holds")
+    _, out = run(capsys, "--json", "--chapter", "vgg_complexity", "--verdict", "holds")
     rows = json.loads(out)
-    assert rows and {(r["chapter"], r["verdict_kind"]) for r in rows} == {("vgg_latency", "holds")}
+    assert rows and {(r["chapter"], r["verdict_kind"]) for r in rows} == {("vgg_complexity", "holds")}
     _, out = run(capsys, "--paper", "gc2l")
     assert out.splitlines() and all(line.startswith("gc2l.") for line in out.splitlines())
 

@@ -2,8 +2,6 @@
 hand-computed margins, and the threshold source every claim declares."""
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 import pytest
 
@@ -12,25 +10,24 @@ from gconvlib.claims import Evidence, judge, load_claims
 from gconvlib.claims.flip import flip_point
 from gconvlib.paper import load_values
 
-# Sec. 5.1: scheme E's inference time falls by 54.73 % (tolerance 10 points, our reading)
-LATENCY = "vgg.sec5_1.inference_time_drop_scheme_e"
+# Sec. 5.1: scheme E's Macs fall by about 80 % (2.5 points, our reading of "about")
+MACS = "vgg.sec5_1.macs_drop_scheme_e_about_80pct"
 # Sec. IV Obs. 1: MobileNet-V1 E2GC G=32 and FgGC g=8 have comparable MACs (10 %, our reading)
 COMPARABLE = "e2gc.sec4.obs1_mobilenet_g32_fggc_g8_comparable_macs"
 
 
-def latency(base, e):
-    return Evidence(pd.DataFrame([dict(model="vgg13_bn", variant=v, quantity="latency", value=t, std=math.nan, n=1,
-                                       kind="measured here", device="cpu", batch_size=1)
-                                  for v, t in (("baseline", base), ("E", e))]))
+def macs(base, e):
+    return Evidence(pd.DataFrame([dict(model="vgg13_bn", variant=v, quantity="macs", value=x, kind="exact")
+                                  for v, x in (("baseline", base), ("E", e))]))
 
 
 def test_flip_of_a_printed_size_is_the_distance_to_it():
-    printed = float(load_values("vgg", ref="Sec. 5.1", quantity="inference_time_drop")["value"].iloc[0])
-    ev = latency(1.0, 0.5)  # a 50 % cut
-    (row,) = judge([C.get_claim(LATENCY)], ev).to_dict("records")
+    printed = float(load_values("vgg", ref="Sec. 5.1", quantity="macs_drop")["value"].iloc[0])
+    ev = macs(100e6, 22e6)  # a 78 % cut
+    (row,) = judge([C.get_claim(MACS)], ev).to_dict("records")
     assert row["verdict_kind"] == C.HOLDS and row["threshold_source"] == "reading" and row["threshold_why"]
-    assert row["flip_point"] == pytest.approx(printed - 50.0, abs=0.01)  # 4.73 points
-    assert row["flip"].startswith("holds at tolerance_pts = 10; holds only at 4.73")
+    assert row["flip_point"] == pytest.approx(printed - 78.0, abs=0.01)  # 2 points
+    assert row["flip"].startswith(f"holds at tolerance_pts = 2.5; holds only at {printed - 78.0:.3g}")
 
 
 def test_flip_of_a_comparable_pair_is_its_relative_gap():
@@ -41,7 +38,7 @@ def test_flip_of_a_comparable_pair_is_its_relative_gap():
 
 
 def test_undecided_verdicts_have_no_flip():
-    (row,) = judge([C.get_claim(LATENCY)], Evidence.empty()).to_dict("records")
+    (row,) = judge([C.get_claim(MACS)], Evidence.empty()).to_dict("records")
     assert row["flip_point"] is None and row["flip"] == ""
 
 
