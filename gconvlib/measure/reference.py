@@ -282,7 +282,8 @@ def latency_task(ctx: Context, cells: list) -> Task:
         return 0.2 if ctx.smoke else 1.0 + (protocol.repeats + protocol.warmup) * 0.003 * cell.batch_size
 
     return Task(LATENCY, "vgg_latency", cells, measure, spec_of, _model_code(LATENCY), estimate,
-                group_of=lambda c: c.spec.model)  # every variant in one group: timed interleaved
+                group_of=by_model_and_batch)  # the variants compared at one batch size, timed interleaved;
+                                              # stored together when the group ends
 
 
 def conv_share_task(ctx: Context, cells: list) -> Task:
