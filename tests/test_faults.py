@@ -358,7 +358,7 @@ def test_a_failing_notebook_is_recorded_and_the_others_run(tmp_path, monkeypatch
     captured = capsys.readouterr()
     line = one_line(captured.err)
     assert "'vgg_complexity' stopped with ZeroDivisionError: division by zero" in line
-    assert "book/_failed/vgg_complexity.ipynb" in line
+    assert str(tmp_path / "book" / "_failed" / "vgg_complexity.ipynb") in line
     assert [name for name, _ in calls] == ["vgg_complexity", "vgg_latency", "index"], "the others still run"
     table = captured.out[captured.out.index("notebook  "):].splitlines()
     assert [row.split()[:2] for row in table[2:5]] == [["vgg_complexity", "FAILED"], ["vgg_latency", "executed"],
@@ -369,8 +369,9 @@ def test_a_failing_notebook_is_recorded_and_the_others_run(tmp_path, monkeypatch
     page = json.loads((generated / "vgg_complexity.ipynb").read_text())
     note = next(c for c in page["cells"] if c.get("id") == pipeline.FAILURE_CELL_ID)
     assert "failed" in note["source"] and "ZeroDivisionError: division by zero" in note["source"]
-    assert "book/_failed/vgg_complexity.ipynb" in note["source"]
+    assert str(tmp_path / "book" / "_failed" / "vgg_complexity.ipynb") in note["source"]
     assert "".join(page["cells"][0]["source"]) == "# vgg_complexity", "the chapter's own page is below the note"
+    assert pipeline.run._shown(ROOT / "book" / "_failed" / "x.ipynb") == "book/_failed/x.ipynb", "in the repo: relative"
     assert pipeline.check_book_sources() == 0, "the book is built, with the failure on its page"
     assert "vgg_complexity" in one_line(capsys.readouterr().err)
 

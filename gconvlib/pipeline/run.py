@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..faults import INTERRUPTED_EXIT
-from ..store import FILE_MODE, absolute_env_paths, atomic_write_text
+from ..store import FILE_MODE, ROOT, absolute_env_paths, atomic_write_text
 from . import book, stamps
 from .relay import Relay, kernel_options, progress_columns
 from .settings import (WHAT, SUMMARIES, PipelineError, available_notebooks, book_dir, load_profile,
@@ -191,18 +191,26 @@ def _interrupted(name: str, tmp: Path, summary: Summary, started: float, rest: l
     return INTERRUPTED_EXIT
 
 
+def _shown(path: Path) -> str:
+    """A path as the user gave it: relative to the repository when it is inside it."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def _record_failure(name: str, exc: Exception, tmp: Path, failed_dir: Path, output: Path,
                     stamp_file: Path) -> None:
     """Keep the failed run for reading, mark the book page, keep the last good record."""
     failed_copy = failed_dir / f"{name}.ipynb"
-    shown = f"book/_failed/{name}.ipynb"
+    shown = _shown(failed_copy)
     failed_dir.mkdir(parents=True, exist_ok=True)
     if tmp.exists() and tmp.stat().st_size:
         shutil.move(str(tmp), failed_copy)
     else:   # the kernel did not even start: keep the reason instead of an empty notebook
         tmp.unlink(missing_ok=True)
         failed_copy = failed_copy.with_suffix(".log")
-        shown = f"book/_failed/{name}.log"
+        shown = _shown(failed_copy)
         atomic_write_text(failed_copy, f"{_failure_reason(exc)}\n\n{exc}\n")
     stamp_file.unlink(missing_ok=True)   # the next run executes it again
     reason = _failure_reason(exc)
