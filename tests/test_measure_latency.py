@@ -57,10 +57,10 @@ def test_measure_latency_tiny_vgg_and_a_failing_cell():
     assert seen == [1, 2, 1]
     for r in results[:2]:
         assert r["repeats"] == 3 and r["device_type"] == "cpu" and r["warmup"] == 1
-        assert r["memory_format"] == "channels_last" and r["backend_flags"]["cudnn_allow_tf32"] is False
+        assert r["memory_format"] == "contiguous" and r["backend_flags"]["cudnn_allow_tf32"] is False
 
 
-def test_latency_runs_channels_last_models_on_channels_last_inputs(monkeypatch):
+def test_latency_runs_the_memory_format_it_records(monkeypatch):
     seen = []
     real = L.time_interleaved
 
@@ -70,9 +70,12 @@ def test_latency_runs_channels_last_models_on_channels_last_inputs(monkeypatch):
         return real(calls, *args, **kwargs)
 
     monkeypatch.setattr(L, "time_interleaved", spy)
-    L.measure_latency([L.LatencyCell("vgg13_bn/E/classes=10/size=32/width_mult=0.125", 2)],
-                      L.LatencyProtocol(repeats=1, warmup=0), "cpu")
-    assert seen == [(True, True)]
+    cells = [L.LatencyCell("vgg13_bn/E/classes=10/size=32/width_mult=0.125", 2)]
+    (r,) = L.measure_latency(cells, L.LatencyProtocol(repeats=1, warmup=0, memory_format="channels_last"), "cpu")
+    assert seen == [(True, True)] and r["memory_format"] == "channels_last"
+    seen.clear()
+    (r,) = L.measure_latency(cells, L.LatencyProtocol(repeats=1, warmup=0), "cpu")
+    assert seen == [(False, False)] and r["memory_format"] == "contiguous"
 
 
 @pytest.mark.parametrize("make, match", [
