@@ -481,7 +481,8 @@ def other_devices(root: Path | str | None = None) -> pd.DataFrame:
     results store that ``gconv advise --out`` or ``gconv reference --out`` wrote (its EPF records),
     or only its CSVs. One row per (device folder, model variant, batch size), the newest record:
     folder, device, model, variant, scheme, k, batch_size, input_size, time_ms (per frame, fastest
-    window), epf_mj (NaN where no energy was measured), trials, ok, status."""
+    window), epf_mj (NaN where no energy was measured), trials, time_trials and epf_trials (the
+    per-trial values, per frame), ok, status."""
     from .measure import analysis as A
     from .measure.records import EPF, latest_records, read_csv
     from .store import REFERENCE_DIR, ResultsStore
@@ -499,14 +500,19 @@ def other_devices(root: Path | str | None = None) -> pd.DataFrame:
         if len(rows):
             frames.append(rows.assign(folder=folder.name))
     columns = ["folder", "device", "model", "variant", "scheme", "k", "batch_size", "input_size", "time_ms",
-               "epf_mj", "trials", "ok", "status"]
+               "epf_mj", "trials", "time_trials", "epf_trials", "ok", "status"]
     if not frames:
         return pd.DataFrame(columns=columns)
     rows = pd.concat(frames, ignore_index=True)
     rows = rows[rows["scheme"].isin(["e2gc", "gc"])]
     ms = pd.to_numeric(rows["ms_fastest"], errors="coerce")
     epf = pd.to_numeric(rows.get("epf_total_mj", pd.Series(index=rows.index, dtype=float)), errors="coerce")
-    out = rows.assign(time_ms=ms / rows["batch_size"].astype(int), epf_mj=epf)
+    B = rows["batch_size"].astype(int)
+    listed = lambda col: rows[col] if col in rows.columns else pd.Series(None, index=rows.index)  # noqa: E731
+    out = rows.assign(time_ms=ms / B, epf_mj=epf,
+                      time_trials=[tuple(t / b for t in v) if isinstance(v, list) else ()
+                                   for v, b in zip(listed("trial_ms_per_step"), B)],
+                      epf_trials=[tuple(v) if isinstance(v, list) else () for v in listed("trial_epf_mj")])
     return out.drop_duplicates(["folder", "model", "variant", "batch_size", "input_size"], keep="last")[columns] \
         .reset_index(drop=True)
 
@@ -524,9 +530,11 @@ def _csv_rows(rows: pd.DataFrame) -> pd.DataFrame:
         except ValueError:
             continue
         trials = json.loads(r["trial_ms_per_step"]) if isinstance(r.get("trial_ms_per_step"), str) else None
+        epf_trials = json.loads(r["trial_epf_mj"]) if isinstance(r.get("trial_epf_mj"), str) else None
         out.append(dict(device=r.get("device"), model=spec.model, variant=spec.scheme, scheme=spec.kind, k=spec.k,
                         batch_size=int(r["batch_size"]), input_size=spec.input_size, trials=r.get("trials"),
-                        ms_fastest=min(trials) if trials else r.get("ms_per_step"),
+                        ms_fastest=min(trials) if trials else r.get("ms_per_step"), trial_ms_per_step=trials,
+                        trial_epf_mj=epf_trials,
                         epf_total_mj=r.get("epf_total_mj"), status=str(r.get("status")),
                         ok=str(r.get("status")) == "ok"))
     return pd.DataFrame(out)
@@ -536,8 +544,9 @@ def replay(rows: pd.DataFrame, metric: str = "time", complete: bool = True) -> A
     """:func:`search` over stored measurements of one device, model, batch size and input size (the
     rows of :func:`other_devices`): the advice that device's numbers give; nothing is measured."""
     first = rows.iloc[0]
-    have = {r["variant"]: Measurement(r["variant"], float(r["time_ms"]), (), float(r["epf_mj"]), (),
-                                      status=str(r["status"])) for r in rows.to_dict("records")}
+    have = {r["variant"]: Measurement(r["variant"], float(r["time_ms"]), tuple(r["time_trials"]), float(r["epf_mj"]),
+                                      tuple(r["epf_trials"]), status=str(r["status"]))
+            for r in rows.to_dict("records")}
 
     def measure(variants):
         return [have.get(v, Measurement(v, math.nan, status="not among its results")) for v in variants], 0
