@@ -156,17 +156,19 @@ def test_a_damaged_chapter_record_makes_its_notebook_run_again(tmp_path, monkeyp
     capsys.readouterr()
 
     record.write_bytes(record.read_bytes()[:30])      # truncated, as by a full disk
-    with pytest.warns(DamagedRecordWarning):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DamagedRecordWarning)   # said on the run's line, not as a warning
         assert pipeline.run_notebooks("quick") == 0
     out = capsys.readouterr().out
     assert [name for name, _ in calls] == ["vgg_complexity", "index"], "the chapter and the summary run again"
-    assert f"again: its record {record} is missing or damaged" in out
+    assert f"(again: damaged 'chapter' record {record}: not valid JSON" in out and "moved to" in out
     assert json.loads(record.read_text())["result"] == {"claims": [], "parameters": {}}, "recomputed"
 
     calls.clear()
     record.unlink()                                    # missing: the same
     assert pipeline.run_notebooks("quick") == 0
     assert [name for name, _ in calls] == ["vgg_complexity", "index"]
+    assert f"(again: its record {record} is missing)" in capsys.readouterr().out
 
 
 # -- paths -----------------------------------------------------------------------------------------

@@ -12,10 +12,11 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import warnings
 from pathlib import Path
 
 from ..chapters import CHAPTERS
-from ..store import ROOT, ResultsStore, atomic_write_text
+from ..store import ROOT, DamagedRecordWarning, ResultsStore, atomic_write_text
 from .settings import PipelineError, notebook_dir
 
 PACKAGE = "gconvlib"   # a notebook's stamp covers the modules of this package it uses
@@ -184,7 +185,11 @@ def stale_reason(path: Path, stamp: str, notebook: str, params: dict,
         return "its inputs changed"
     for relative in saved["records"]:
         record_path = store.root / relative
-        kind = Path(relative).parts[0]
-        if store.read(kind, record_path) is None:
-            return f"its record {record_path} is missing or damaged"
+        # the store's warning about a damaged record becomes the reason, on the run's own line
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DamagedRecordWarning)
+            record = store.read(Path(relative).parts[0], record_path)
+        if record is None:
+            damaged = [str(w.message) for w in caught if issubclass(w.category, DamagedRecordWarning)]
+            return damaged[0] if damaged else f"its record {record_path} is missing"
     return None
