@@ -334,3 +334,49 @@ def test_a_killed_call_resumes_from_its_journalled_trials(monkeypatch):
     monkeypatch.setattr(P, "TrainStep", no_build)
     (r,) = P.measure_epf([c], protocol, "cpu", meter=ScriptedCounter(), resume={c: journal + new})
     assert r["status"] == "ok" and r["trials"] == 3 and r["trials_resumed"] == 3
+
+
+def test_memory_is_freed_between_the_warm_up_and_the_capture(monkeypatch):
+    """The capture path against a fake torch.cuda (no GPU here): cached blocks go back to the device
+    after the side-stream warm-up and before the capture starts, on the run's side stream."""
+    import contextlib
+
+    from gconvlib.measure import step as S
+
+    calls = []
+
+    class Stream:
+        def __init__(self, name):
+            self.name = name
+
+        def wait_stream(self, other):
+            calls.append(f"{self.name} waits for {other.name}")
+
+    @contextlib.contextmanager
+    def on(stream):
+        calls.append(f"on {stream.name}")
+        yield
+
+    @contextlib.contextmanager
+    def capture(graph, stream=None):
+        calls.append(f"capture on {stream.name}")
+        yield
+
+    class Graph:
+        def replay(self):
+            calls.append("replay")
+
+    for name, value in (("current_stream", lambda device: Stream("current")), ("stream", on),
+                        ("synchronize", lambda device: calls.append("sync")), ("CUDAGraph", Graph),
+                        ("graph", capture), ("empty_cache", lambda: calls.append("empty_cache"))):
+        monkeypatch.setattr(S.torch.cuda, name, value)
+
+    class Step:
+        device = "cuda:0"
+
+        def eager_step(self):
+            calls.append("step")
+
+    S.TrainStep._capture(Step(), 1, Stream("side"))
+    assert calls == ["side waits for current", "on side", "step", "step", "step", "current waits for side", "sync",
+                     "empty_cache", "capture on side", "step", "replay"]
