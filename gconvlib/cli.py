@@ -228,6 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:             # an unwritable or missing folder, a full disk
         print(f"gconv: error: {os_error_line(e)} ({where_logged(e, args.command)})", file=sys.stderr)
         return 1
+    except Exception as e:           # anything else: what it was in one line, the frames in the log
+        text = (str(e).strip().splitlines() or [""])[0]
+        print(f"gconv: error: {type(e).__name__}{': ' + text if text else ''} "
+              f"({where_logged(e, args.command)})", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

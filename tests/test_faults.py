@@ -419,3 +419,21 @@ def test_offline_real_data_is_one_line_naming_files_and_the_option(tmp_path, cap
     assert "--data-root" in line
     assert main(args + ["--data-root", str(tmp_path / "elsewhere")]) == 1
     assert str(tmp_path / "elsewhere") in one_line(capsys.readouterr().err), "the option exists and is used"
+
+
+# -- anything else ---------------------------------------------------------------------------------
+
+def test_an_unexpected_error_is_one_line_with_its_traceback_in_a_log(tmp_path, monkeypatch, capsys):
+    def broken(args):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr("gconvlib.cli.cmd_count", broken)
+    assert main(["count", "wrn28_10/gc:2"]) == 1
+    line = one_line(capsys.readouterr().err)
+    assert line.startswith("gconv: error: RuntimeError: boom (traceback in ")
+    log = Path(line.rsplit("traceback in ", 1)[1].rstrip(")"))
+    assert log.parent == tmp_path / "cache" / "logs" and "in broken" in log.read_text()
+    monkeypatch.setenv("GCONV_DEBUG", "1")
+    assert main(["count", "wrn28_10/gc:2"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "in broken" in err and err.strip().endswith("(traceback above (GCONV_DEBUG=1))")
