@@ -366,6 +366,9 @@ def test_a_failing_notebook_is_recorded_and_the_others_run(tmp_path, monkeypatch
     assert [row.split()[:2] for row in table[2:5]] == [["vgg_complexity", "FAILED"], ["vgg_latency", "executed"],
                                                        ["index", "executed"]]
     assert table[-1].endswith("1 failed")
+    summary = pipeline.Summary([("vgg_complexity", pipeline.FAILED, 1.0), ("vgg_latency", "executed", 1.0)])
+    rows = summary.table({"vgg_complexity": "8 holds", "vgg_latency": "6 holds"}).splitlines()
+    assert rows[2].endswith("as of its last good run: 8 holds") and rows[3].endswith("  6 holds")
     assert (tmp_path / "book" / "_failed" / "vgg_complexity.ipynb").exists()
     assert (generated / "_papermill" / "vgg_complexity.ipynb").read_text() == good_raw, "last good kept"
     page = json.loads((generated / "vgg_complexity.ipynb").read_text())

@@ -53,8 +53,10 @@ class Summary:
         tail = "  claims" if claims else ""
         lines = [f"{'notebook':<{width}}  {'status':<{swidth}}  {'time':<9}{tail}".rstrip(),
                  f"{'-' * width}  {'-' * swidth}  {'-' * 9}" + ("  " + "-" * 6 if claims else "")]
+        # a chapter that failed keeps its last good record: its claims are said to be from that run
         lines += [f"{n:<{width}}  {s:<{swidth}}  {_duration(t):<9}"
-                  + (f"  {claims[n]}" if n in claims else "") for n, s, t in self.rows]
+                  + (f"  {'as of its last good run: ' if s != 'executed' and s != 'up to date' else ''}"
+                     f"{claims[n]}" if n in claims else "") for n, s, t in self.rows]
         lines = [line.rstrip() for line in lines]
         executed = [t for _n, s, t in self.rows if s == "executed" and t is not None]
         failed = sum(s == FAILED for _n, s, _t in self.rows)
