@@ -42,7 +42,7 @@ from typing import Any, Callable, Iterable
 from filelock import FileLock
 
 from .fingerprint import code_fingerprint
-from .runtime import commit_state, setting_path
+from .runtime import commit_state, setting, setting_path
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER_DIR = ROOT / "data" / "paper"
@@ -66,9 +66,9 @@ def absolute_env_paths() -> None:
     """Make the path settings that are set absolute (against :data:`START_DIR`) in this process's
     environment, which the processes it starts (notebook kernels, in ``notebooks/``) inherit."""
     for name in PATH_SETTINGS:
-        path = setting_path(name, Path())
-        if str(path) != "." and not path.expanduser().is_absolute():
-            os.environ[name] = str(START_DIR / path.expanduser())
+        value = setting(name)
+        if value and not Path(value).expanduser().is_absolute():
+            os.environ[name] = str(START_DIR / Path(value).expanduser())
 
 
 absolute_env_paths()
