@@ -92,3 +92,17 @@ def test_claims_page_rows_anchors_and_tools(tmp_path):
         assert "$" not in statement and "*" not in statement, statement
     # one paper only
     assert len(re.findall(r"<tr id=", summary.claims_page_html(judged, "vgg"))) == (judged.paper == "vgg").sum()
+
+
+def test_rows_of_one_sentence_say_which_part_each_judges(tmp_path):
+    import re
+
+    judged = summary.judged_claims("smoke", ResultsStore(tmp_path))
+    page = summary.claims_page_html(judged)
+    time_part, error_part = "gc2l.sec4_1_2.reduce_time_small_error_time_part", "gc2l.sec4_1_2.reduce_time_small_error_error_part"
+    row = re.search(rf"<tr id='{re.escape(time_part)}'.*?</tr>", page).group(0)
+    assert "this row judges: wall_clock" in row and f"href='#{error_part}'>error" in row
+    # a sentence judged by one entry has no such line
+    single = judged.groupby("statement").id.transform("size") == 1
+    lone = judged[single].id.iloc[0]
+    assert "this row judges" not in re.search(rf"<tr id='{re.escape(lone)}'.*?</tr>", page).group(0)

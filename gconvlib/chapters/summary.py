@@ -211,6 +211,24 @@ def _select(name: str, label: str, options) -> str:
     return f"<select class='claims-filter' name='{name}' aria-label='{label}'><option value=''>{label}: all</option>{opts}</select>"
 
 
+def _sentence_parts(judged: pd.DataFrame) -> dict[str, list[tuple[str, str]]]:
+    """id -> the other entries judging the same printed sentence, with their verdict kinds."""
+    groups: dict[tuple, list[tuple[str, str]]] = {}
+    for r in judged.itertuples():
+        groups.setdefault((r.paper, r.statement), []).append((r.id, r.verdict_kind))
+    return {cid: [o for o in rows if o[0] != cid] for rows in groups.values() if len(rows) > 1 for cid, _ in rows}
+
+
+def _judges(claim_id: str) -> str:
+    """What one entry of a shared sentence judges: its quantities and its name ("latency: ...")."""
+    from ..claims import get_claim
+    from ..claims.cells import claim_quantities
+
+    claim = get_claim(claim_id)
+    qs = ", ".join(sorted(claim_quantities(claim.args))) or claim.evaluate
+    return f"{qs} ({claim_id.rsplit('.', 1)[-1].replace('_', ' ')})"
+
+
 def claims_page_html(judged: pd.DataFrame, paper: str | None = None) -> str:
     """Every claim (or one paper's) as one row with its id as anchor (``claims.html#<id>``): the
     statement rendered, the verdict with its flip point and the paper check, the evidence linked to
@@ -220,6 +238,7 @@ def claims_page_html(judged: pd.DataFrame, paper: str | None = None) -> str:
 
     part = judged if paper is None else judged[judged.paper == paper]
     part = part.astype(object).where(part.notna(), None)
+    siblings = _sentence_parts(judged)
     body = []
     for r in part.to_dict("records"):
         def esc(key):
@@ -228,6 +247,12 @@ def claims_page_html(judged: pd.DataFrame, paper: str | None = None) -> str:
         claim = (f"<a class='id' href='#{cid}'>{cid}</a> <span class='small'>{esc('where')}</span><br>"
                  f"{render_statement(r.get('statement'))}"
                  + (f"<br><span class='small'>printed: {esc('printed')}</span>" if r.get("printed") else ""))
+        others = siblings.get(r.get("id"), [])
+        if others:
+            claim += (f"<br><span class='small'>this row judges: {html.escape(_judges(r.get('id')))}; the sentence "
+                      "holds only if every part does: " + ", ".join(
+                          f"<a href='#{html.escape(o)}'>{html.escape(_judges(o))}</a> ({html.escape(k)})"
+                          for o, k in others) + "</span>")
         verdict = f"<strong>{esc('verdict')}</strong>"
         if r.get("flip"):
             verdict += f"<br><span class='small'>flip point: {esc('flip')}</span>"
