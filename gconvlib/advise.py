@@ -121,6 +121,9 @@ class FitState:
 
 def fit_measurements(model: str, measured: Sequence[Measurement], candidates: Sequence[str], metric: str,
                      batch_size: int, input_size: int, device: str = "device") -> FitState:
+    """:func:`gconvlib.group_size.fit_epf` on the successful measurements, then every candidate's
+    prediction with its standard error by the delta method: the gradient in (offset, scale, beta)
+    through s^2 (J^T J)^-1, J the gradients at the measured variants (beta left out at a bound)."""
     ok = [m for m in measured if m.ok(metric)]
     if len(ok) < 4:
         bad = [f"{m.variant}: {m.status}" for m in measured if not m.ok(metric)]
