@@ -256,7 +256,8 @@ class Advice:
         tied = self.tied()
         if not tied:
             return "no E2GC variant measured"
-        sizes = " or ".join(str(_family(v)[1]) for v in tied)
+        ks = [str(_family(v)[1]) for v in tied]
+        sizes = ks[0] if len(ks) == 1 else f"{', '.join(ks[:-1])} or {ks[-1]}"
         return f"G = {sizes}: " + ("within noise" if len(tied) > 1 else "outside its measured neighbours' spread")
 
     def per_layer_note(self) -> str | None:

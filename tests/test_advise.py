@@ -111,7 +111,8 @@ def test_within_noise_when_a_neighbour_is_inside_the_spread(device_cost, half_sp
     assert (expect == "within noise") == bool(inside)  # the two cases do differ on this device
     note = advice.noise_note()
     if inside:
-        assert note == f"G = {' or '.join(str(x) for x in sorted([G, *inside]))}: within noise"
+        ks = [str(x) for x in sorted([G, *inside])]
+        assert note == f"G = {', '.join(ks[:-1])} or {ks[-1]}: within noise"
     else:
         assert note.startswith(f"G = {G}: outside")
 

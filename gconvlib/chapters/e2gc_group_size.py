@@ -153,9 +153,11 @@ def _here(r: ChapterResult, model, device, input_size, batch_size, budget_s, win
     full = len([v for v in advice.candidates if v in advice.measured])
     r.notes["here"] = "\n\n".join(x for x in [
         f"**Measured here** ({kind}{': ' + '; '.join(reasons) if reasons else ''}): {model}, B = {batch_size}, "
-        f"on {advice.device}{threads_text}; the EPF protocol of the energy chapter (fastest of 3-4 windows of "
-        f"{window_s:g} s; CV per variant in the table). {advice.new} variants measured now, {advice.cached} read "
-        "from this machine's results store (the energy chapter's records are the same ones)."
+        f"on {advice.device}{threads_text}; the EPF protocol of the energy chapter (fastest of "
+        f"{AD.PROTOCOL['min_trials']}-{AD.PROTOCOL['max_trials']} windows of {window_s:g} s; CV per variant in "
+        f"the table). {advice.new} variants measured now, {advice.cached} read "
+        "from this machine's results store (shared with the energy chapter where it measures the same cells with the "
+        "same settings)."
         + (" **Time, not energy**: this machine has no energy counter, so every number here is time per "
            "frame of a training step, and nothing here stands in for the paper's GPU energy." if advice.metric == "time"
            else " Energy per frame from the GPU's counter."),
