@@ -12,7 +12,8 @@ import math
 from dataclasses import replace
 from typing import Callable
 
-from .evaluators import evaluate
+from . import scope
+from .evaluators import _run
 from .evidence import Evidence
 from .registry import _freeze, thaw
 
@@ -35,7 +36,9 @@ def flip_point(claim, evidence: Evidence, kind: str | None = None) -> tuple[floa
     if used is None or isinstance(used[1], bool) or not isinstance(used[1], (int, float)):
         return None
     key, t0 = used[0], float(used[1])
-    judge: Callable[[float], str] = lambda t: evaluate(with_threshold(claim, key, t), evidence)[0].kind
+    # a decided verdict comes from the evidence inside the claim's scope: split it once
+    scoped = scope.split(claim.evidence, evidence)[0]
+    judge: Callable[[float], str] = lambda t: _run(with_threshold(claim, key, t), scoped, "ours")[0].kind
     kind = kind or judge(t0)
     lo_limit, hi_limit = LIMITS.get(key, (-math.inf, math.inf))
     step = abs(t0) * 0.05 or 0.01
