@@ -43,6 +43,7 @@ def test_json_lists_every_claim_with_its_fields(store, capsys):
     # a chapter that did not run: not yet reproduced, no flip point, its threshold source all the same
     top1 = by["e2gc.table3.top1"]
     assert top1["verdict_kind"] == "not yet reproduced" and top1["flip_point"] is None
+    assert top1["reason"] == "chapter e2gc_accuracy not executed in the quick profile"
     assert top1["threshold_source"] == "reading"
     assert {r["threshold_source"] for r in rows} <= {"paper", "reading", "none"}
 

@@ -37,7 +37,7 @@ def claim_rows(profile: str = "quick", paper: str | None = None, chapter: str | 
     """The judged claims recorded in the store for ``profile`` (as the claims page shows them), one
     dict of :data:`CLAIM_FIELDS` per claim; filtered by paper, chapter and verdict kind. What an
     older record lacks (threshold source, flip point) is filled from the registry or left null."""
-    from ..claims import get_claim
+    from ..claims import Verdict, get_claim
     from ..claims.headline import headline_text
     from .summary import judged_claims
 
@@ -50,7 +50,7 @@ def claim_rows(profile: str = "quick", paper: str | None = None, chapter: str | 
             continue
         claim = get_claim(row["id"])
         row = dict(row, evidence=claim.evidence, threshold_source=claim.threshold_source,
-                   threshold_why=claim.threshold_why, reason=row.get("reason") or "",
+                   threshold_why=claim.threshold_why, reason=row.get("reason") or Verdict.parse(row["verdict"]).reason,
                    paper_cells=row.get("paper_cells") or headline_text(claim))
         if not row.get("threshold"):
             used = claim.threshold
