@@ -79,3 +79,12 @@ def test_cpu_time_claims_are_decided_on_the_cpu():
                  device="cpu", batch_size=1)
             for v, t in (("baseline", 1.0), ("A", 0.8), ("B", 0.7), ("C", 0.6), ("D", 0.5), ("E", 0.45))]
     assert judged(FASTER, rows).kind == C.HOLDS
+
+
+def test_the_parallel_chapters_stand_in_errors_are_outside_too():
+    # the parallel chapter writes "<spec>, standin data, 2 epochs": the same rule applies
+    ev = Evidence(pd.DataFrame([dict(model="wrn28_40", variant="standard", quantity="error", value=5.0, std=0.1, n=3,
+                                     kind="scaled-down", dataset="CIFAR-10", spec="wrn28_1/standard, standin data, 2 epochs"),
+                                dict(model="wrn28_40", variant="standard", quantity="error", value=5.0, std=0.1, n=3,
+                                     kind="scaled-down", dataset="CIFAR-100", spec="wrn28_1/standard, real data, 2 epochs")]))
+    assert list(ev.frame["data"]) == ["stand-in", "real"]

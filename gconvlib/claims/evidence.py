@@ -46,6 +46,7 @@ replicates  what ``n`` counts: ``seeds`` (trained values) | ``trials`` (repeated
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -365,10 +366,13 @@ def _join_sources(sources) -> str:
 
 
 def _data_of(spec: str | None) -> str | None:
-    """``stand-in`` for the training chapters' ``<task> (standin)`` spec, ``real`` for ``(real)``."""
+    """What data a spec names: the training chapters write ``<task> (standin)`` / ``(real)``, the
+    parallel chapter ``standin data`` / ``real data``; None where it names none."""
     if spec is None:
         return None
-    return STAND_IN if "(standin)" in spec else REAL if "(real)" in spec else None
+    if re.search(r"\(standin\)|\bstandin data\b", spec):
+        return STAND_IN
+    return REAL if re.search(r"\(real\)|\breal data\b", spec) else None
 
 
 def _replicates_of(quantity: str | None, kind: str | None) -> str | None:
