@@ -88,3 +88,13 @@ def test_the_parallel_chapters_stand_in_errors_are_outside_too():
                                 dict(model="wrn28_40", variant="standard", quantity="error", value=5.0, std=0.1, n=3,
                                      kind="scaled-down", dataset="CIFAR-100", spec="wrn28_1/standard, real data, 2 epochs")]))
     assert list(ev.frame["data"]) == ["stand-in", "real"]
+
+
+def test_holds_only_with_missing_checks_is_pending_not_positive():
+    from gconvlib.claims.verdicts import Check, combine, holds, not_yet, does_not_hold
+
+    one_of_seven = combine([Check((f"m{i}",), holds() if i == 0 else not_yet("no epf")) for i in range(7)])
+    assert one_of_seven.kind == C.HOLDS_ONLY and C.outcome(one_of_seven) == C.PENDING
+    # holding everywhere but one place where it is contradicted is a (partial) positive
+    all_but_one = combine([Check((f"m{i}",), holds() if i else does_not_hold("1 vs 2")) for i in range(7)])
+    assert all_but_one.kind == C.HOLDS_ONLY and C.outcome(all_but_one) == C.POSITIVE

@@ -33,6 +33,8 @@ VERDICT_KINDS = (HOLDS, HOLDS_ONLY, DOES_NOT_HOLD, INCONCLUSIVE, NOT_YET, NOT_TE
 NEEDS_REASON = frozenset({HOLDS_ONLY, INCONCLUSIVE, NOT_YET, NOT_TESTABLE})
 
 POSITIVE, NEGATIVE, PENDING = "positive", "negative", "pending"
+#: what :func:`combine` writes into a *holds only* for checks that are missing or undecided
+UNSETTLED = ("missing:", "not printed:", "inconclusive at ", "not testable at ")
 #: verdict kind -> landing-page category (pending: nothing was decided).
 OUTCOME = {HOLDS: POSITIVE, HOLDS_ONLY: POSITIVE, DOES_NOT_HOLD: NEGATIVE,
            INCONCLUSIVE: PENDING, NOT_YET: PENDING, NOT_TESTABLE: PENDING}
@@ -59,7 +61,11 @@ class Verdict:
 
     @property
     def outcome(self) -> str:
-        """``positive`` (holds, holds only), ``negative`` (does not hold) or ``pending``."""
+        """``positive`` (holds, holds only), ``negative`` (does not hold) or ``pending``. A *holds
+        only* whose other checks are missing or undecided (not contradicted) is pending: one check
+        of seven holding while six are missing is not a positive result."""
+        if self.kind == HOLDS_ONLY and any(p in self.reason for p in UNSETTLED):
+            return PENDING
         return OUTCOME[self.kind]
 
     @property
