@@ -418,3 +418,15 @@ def test_dataset_facts_from_a_setting_that_failed_its_sanity_check_judge_nothing
                    Evidence(rows)).set_index("id")
     for claim in ("vgg.sec3_2.split_16_4_5", "vgg.sec3_2.dataset_size_and_classes"):
         assert judged.loc[claim, "verdict"] == f"not testable here (at this scale: {flag})", judged.loc[claim, "verdict"]
+
+
+def test_bound_per_layer_names_the_layers_above_it():
+    """'almost negligible' per layer: one WRN-28-10 layer at g = 16 has g / C_in = 1; the rest hold.
+    The verdict names that layer (it does not fail the sentence on its worst layer alone)."""
+    claim = "gc2l.sec3_1.coarse_dimension_negligible"
+    rows = [row(m, f"gc2l:{g}", "coarse_dim_fraction", 1.0 if (m, g, i) == ("wrn28_10", 16, 0) else g / 640,
+                part=f"layer{i:02d}")
+            for m in ("wrn28_10", "wrn34_2", "mobilenet_v2") for g in (2, 16) for i in range(24)]
+    assert judge_rows(claim, rows) == Verdict("holds only", "all but wrn28_10 gc2l:16 layer00: 1 <= 0.1")
+    rows[24 + 0] = dict(rows[24], value=0.05)  # that layer within the bound: every layer holds
+    assert judge_rows(claim, rows) == Verdict("holds")

@@ -213,6 +213,10 @@ def ev_bound(ctx: Ctx) -> list[Check]:
             if stop:
                 checks.append(stop)
                 continue
+            if agg == "each":  # every cell (layer) is a check of its own: the verdict says which fail
+                checks.extend(_bound_check(c, " ".join(x for x in (tag, x.variant, x.part) if x), q, x.value, x.spread,
+                                           [x], op, t, ttext) for x in cells)
+                continue
             if agg == "sum":
                 value, sigma = sum(x.value for x in cells), math.sqrt(sum(x.spread ** 2 for x in cells))
                 use = cells
@@ -221,11 +225,7 @@ def ev_bound(ctx: Ctx) -> list[Check]:
                 value, sigma, use = pick.value, pick.spread, [pick]
             else:
                 value, sigma, use = cells[0].value, cells[0].spread, cells
-            kind = decide(value - t, sigma, OPS[op])
-            shown = f"{fmt(q, value)} {op} {ttext}"
-            v = verdict_of(kind, sigma, [Stat(value, tuple(use), sigma)], shown) if kind != V.INCONCLUSIVE else \
-                V.inconclusive(f"{fmt(q, value)} within 2 std of {ttext}")
-            checks.append(Check(c.label(item), v, shown, tuple(use)))
+            checks.append(_bound_check(c, item, q, value, sigma, use, op, t, ttext))
     for q2 in dict(args.get("also", {})):
         for _, c in grid(ctx, [q2], [None]):
             prow = printed_rows(ctx, q2)
@@ -241,6 +241,15 @@ def ev_bound(ctx: Ctx) -> list[Check]:
             shown = f"{q2} {cell.value:g} vs printed {prow['value_text'].iloc[0]}"
             checks.append(Check(c.label(q2), V.holds() if ok else V.does_not_hold(shown), shown, (cell,)))
     return checks
+
+
+def _bound_check(c: Context, item: str, q: str, value: float, sigma: float, use, op: str, t: float,
+                 ttext: str) -> Check:
+    kind = decide(value - t, sigma, OPS[op])
+    shown = f"{fmt(q, value)} {op} {ttext}"
+    v = verdict_of(kind, sigma, [Stat(value, tuple(use), sigma)], shown) if kind != V.INCONCLUSIVE else \
+        V.inconclusive(f"{fmt(q, value)} within 2 std of {ttext}")
+    return Check(c.label(item), v, shown, tuple(use))
 
 
 @evaluator("untestable", takes={"reason"}, needs=("reason",))
