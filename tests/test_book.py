@@ -238,7 +238,7 @@ def test_browser_opens_every_page_without_failed_or_remote_loads(built_book):
     assert issues == {}
 
 
-def test_failing_notebook_is_named_and_kept_out_of_the_book(tmp_path, monkeypatch, capsys):
+def test_failing_notebook_is_named_and_its_page_says_so(tmp_path, monkeypatch, capsys):
     import nbformat
 
     notebooks = tmp_path / "notebooks"
@@ -253,9 +253,11 @@ def test_failing_notebook_is_named_and_kept_out_of_the_book(tmp_path, monkeypatc
     assert pipeline.run_notebooks("quick") == 1
     err = capsys.readouterr().err
     assert "notebook 'vgg_complexity'" in err and "boom" in err
-    assert not (tmp_path / "book" / "_generated" / "vgg_complexity.ipynb").exists()
     assert (tmp_path / "book" / "_failed" / "vgg_complexity.ipynb").exists()
-    assert pipeline.check_book_sources() == 1
+    # the book is built; the chapter's page says that it failed and why, with no error output
+    page = tmp_path / "book" / "_generated" / "vgg_complexity.ipynb"
+    assert "ValueError: boom" in page.read_text() and not pipeline.has_error_output(page)
+    assert pipeline.check_book_sources() == 0
 
 
 def test_overrides_are_checked_against_declared_parameters():
