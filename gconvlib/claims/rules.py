@@ -197,7 +197,7 @@ def size_rule(args: Mapping, paper_side: bool, ours: float, sigma: float, printe
     * a missed size with the printed sign: ``holds only (direction; ours vs printed)``.
     """
     printed = float(printed_text)
-    shown = f"{ours:.2f}{unit} vs printed {printed_text}{unit}"
+    shown = f"{ours:.2f}{unit} vs printed {printed_text} %"  # the papers print every size in %
     if paper_side or all(c.kind == QUOTED for s in stats for c in s.cells):
         if precision_verdict(printed_text, ours) in ("exact", "truncated"):
             return V.holds()
