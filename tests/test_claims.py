@@ -309,3 +309,13 @@ def test_judge_on_exact_counts_reports_ours_and_kind():
                                 row("mobilenet_v1", "e2gc:8", "params", 4_523_000)]))
     (r,) = judge([claim], ev).to_dict("records")
     assert r["verdict_kind"] == "does not hold"
+
+
+def test_chapter_claims_table_has_anchors_rendered_statements_and_flip_points():
+    frame = pd.DataFrame([dict(id="e2gc.x.y", where="Sec. IV", statement=r"$\approx 5 \times$ the *EPF*", printed="",
+                               ours="", kind="exact", verdict="holds", verdict_kind="holds",
+                               flip="holds at tolerance = 0.1; does not hold at 0.02")])
+    page = C.claims_html(frame)
+    assert '<tr id="e2gc.x.y"' in page and r"\(\approx 5 \times\)" in page and "<em>EPF</em>" in page
+    assert "flip point: holds at tolerance = 0.1; does not hold at 0.02" in page
+    assert "$" not in page and "*" not in page

@@ -9,6 +9,7 @@ import re
 import pandas as pd
 
 from ..claims import load_claims, outcome
+from ..claims.judge import render_statement
 from ..store import ResultsStore
 from . import CHAPTERS, PAPER_TITLES
 from ._base import CHAPTER_KIND
@@ -137,21 +138,6 @@ def artifact_html(status: pd.DataFrame) -> str:
     return f"<table class='status'><thead>{head}</thead><tbody>{body}</tbody></table>"
 
 
-_MATH = re.compile(r"\$([^$]+)\$")
-_STRONG = re.compile(r"\*\*([^*]+)\*\*")
-_EM = re.compile(r"(?<![\w*])\*([^*\s][^*]*?)\*(?![\w*])")
-
-
-def render_statement(text: str) -> str:
-    """A printed sentence as HTML: ``$...$`` as MathJax inline math ``\\(...\\)``, ``**x**`` and ``*x*``
-    as strong and emphasis; everything else escaped (no raw ``$`` or ``*`` reaches the page)."""
-    out = html.escape(str(text or ""), quote=False)
-    out = _MATH.sub(lambda m: f"\\({m.group(1)}\\)", out)
-    out = _STRONG.sub(r"<strong>\1</strong>", out)
-    out = _EM.sub(r"<em>\1</em>", out)
-    return out.replace("$", "&#36;").replace("*", "&#42;")
-
-
 #: the claims page's table: filters, search and sort in one small script, offline (no library)
 _CLAIMS_SCRIPT = """
 <script>
@@ -263,7 +249,7 @@ def claims_page_html(judged: pd.DataFrame, paper: str | None = None) -> str:
         if r.get("paper_cells"):
             verdict += f"<br><span class='small'>{esc('paper_cells')}</span>"
         chapter = esc("chapter")
-        evidence = (f"<a href='{chapter}.html'>{chapter}</a><br><span class='small'>{esc('kind')}</span>"
+        evidence = (f"<a href='{chapter}.html#{cid}'>{chapter}</a><br><span class='small'>{esc('kind')}</span>"
                     + (f"<br><span class='small'>{esc('ours')}</span>" if r.get("ours") else ""))
         kind = esc("verdict_kind")
         body.append(f"<tr id='{cid}' data-paper='{esc('paper')}' data-chapter='{chapter}' data-verdict='{kind}'>"

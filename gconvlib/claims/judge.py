@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import re
 from typing import Iterable, Sequence
 
 import pandas as pd
@@ -133,14 +134,39 @@ def verdict_sentence(judged: pd.DataFrame | None) -> str:
     return f"{n} claim{'s' if n != 1 else ''}: " + ", ".join(parts) + "."
 
 
+_MATH = re.compile(r"\$([^$]+)\$")
+_STRONG = re.compile(r"\*\*([^*]+)\*\*")
+_EM = re.compile(r"(?<![\w*])\*([^*\s][^*]*?)\*(?![\w*])")
+
+
+def render_statement(text: str) -> str:
+    """A printed sentence as HTML: ``$...$`` as MathJax inline math ``\\(...\\)``, ``**x**`` and ``*x*``
+    as strong and emphasis; everything else escaped (no raw ``$`` or ``*`` reaches the page)."""
+    out = html.escape(str(text or ""), quote=False)
+    out = _MATH.sub(lambda m: f"\\({m.group(1)}\\)", out)
+    out = _STRONG.sub(r"<strong>\1</strong>", out)
+    out = _EM.sub(r"<em>\1</em>", out)
+    return out.replace("$", "&#36;").replace("*", "&#42;")
+
+
 def claims_html(judged: pd.DataFrame | None,
                 columns: Sequence[str] = ("where", "statement", "printed", "ours", "kind", "verdict")) -> str:
-    """The judged claims as an HTML table (escaped; one row per claim)."""
+    """The judged claims as an HTML table, one row per claim with its id as anchor: the statement
+    rendered (:func:`render_statement`), the verdict followed by its flip point; the rest escaped."""
     if judged is None or not len(judged):
         return "<p>No claims judged.</p>"
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = []
-    for r in judged.to_dict("records"):
-        cells = "".join(f"<td>{html.escape('' if r.get(c) is None else str(r.get(c)))}</td>" for c in columns)
-        body.append(f'<tr class="{html.escape(str(r.get("verdict_kind", "")).replace(" ", "-"))}">{cells}</tr>')
-    return f'<table class="claims"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    for r in judged.astype(object).where(judged.notna(), None).to_dict("records"):
+        cells = []
+        for c in columns:
+            value = "" if r.get(c) is None else str(r.get(c))
+            text = render_statement(value) if c == "statement" else html.escape(value)
+            if c == "verdict" and r.get("flip"):
+                text += f"<br><small>flip point: {html.escape(str(r['flip']))}</small>"
+            cells.append(f"<td>{text}</td>")
+        anchor = f' id="{html.escape(str(r["id"]))}"' if r.get("id") else ""
+        body.append(f'<tr{anchor} class="{html.escape(str(r.get("verdict_kind", "")).replace(" ", "-"))}">'
+                    f'{"".join(cells)}</tr>')
+    return ('<table class="claims mathjax_process"><thead><tr>' + head + "</tr></thead><tbody>" + "".join(body)
+            + "</tbody></table>")
