@@ -5,10 +5,14 @@
                      values.csv rows the claim uses.
 * :mod:`.evidence`   :class:`Evidence`: every result as one long table (model, variant, quantity,
                      value, std, n, kind, device, batch_size, dataset, epoch, source, spec, sanity,
-                     part); :meth:`Evidence.from_values` makes the paper's numbers quoted evidence.
+                     part, data, replicates); :meth:`Evidence.from_values` makes the paper's numbers
+                     quoted evidence.
 * :mod:`.verdicts`   :class:`Verdict` and the fixed set :data:`VERDICT_KINDS`; :func:`outcome`.
 * :mod:`.evaluators` the 14 evaluators of the YAML header, by kind (registered with their args by
                      :func:`.schema.evaluator`); :mod:`.rules` and :mod:`.cells` the rules they share.
+* :mod:`.scope`      which evidence may decide a claim (device class, real or stand-in data).
+* :mod:`.flip`       the flip point of a decided verdict that rests on a threshold.
+* :mod:`.headline`   the printed cells behind a headline reduction (device, batch size).
 * :mod:`.judge`      ``judge(claims, evidence, *, paper_evidence=None) -> DataFrame``.
 
 Example::
