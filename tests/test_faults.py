@@ -389,6 +389,22 @@ def test_a_failing_notebook_is_recorded_and_the_others_run(tmp_path, monkeypatch
     assert not (tmp_path / "book" / "_failed" / "vgg_complexity.ipynb").exists()
 
 
+def test_a_summary_that_cannot_read_the_verdicts_still_lists_every_notebook(tmp_path, monkeypatch, capsys):
+    _notebooks(tmp_path, monkeypatch)
+    _fake_papermill(monkeypatch, [])
+
+    def broken(profile):
+        raise ImportError("cannot import name 'x' from 'gconvlib.claims'")
+
+    monkeypatch.setattr(pipeline.run, "claims_by_chapter", broken)
+    assert pipeline.run_notebooks("quick") == 0, "the notebooks ran; the summary's extra column is not a failure"
+    captured = capsys.readouterr()
+    assert "claims column is left out" in one_line(captured.err) and "ImportError" in captured.err
+    table = captured.out[captured.out.index("notebook  "):].splitlines()
+    assert [row.split()[:2] for row in table[2:5]] == [["vgg_complexity", "executed"], ["vgg_latency", "executed"],
+                                                       ["index", "executed"]]
+
+
 def test_book_failed_folder_is_ignored_by_git():
     out = subprocess.run(["git", "check-ignore", "book/_failed/x.ipynb"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0
