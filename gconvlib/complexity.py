@@ -1,6 +1,6 @@
 """Parameters, MACs and the E2GC paper's per-layer quantities, measured on the model itself.
 
-Conventions (REFERENCE §1): MACs are the multiply-accumulates of convolution and fully connected
+Conventions (those under which the three papers' published counts come out): MACs are the multiply-accumulates of convolution and fully connected
 layers only (no BN, activations, pooling or additions). Parameters are counted with and without
 BatchNorm; buffers (BN running statistics) never count. A layer that is stored differently at
 inference (FLGC keeps a dense weight and a mask while training) is counted as deployed.

@@ -4,7 +4,7 @@ import pytest
 from gconvlib import paper
 from gconvlib.tables import CSV_COLUMNS, reproduce_complexity, verdict
 
-# Cells that do not round to the printed value, listed explicitly (REFERENCE §2/§3): the papers
+# Cells that do not round to the printed value, listed explicitly: the papers
 # seem to truncate; two E2GC cells are one unit of the last digit away in the other direction.
 KNOWN_NOT_EXACT = {
     ("Table III", "mobilenet_v1", "E2GC G=1", "params"): "off by 0.01",   # 4.2101 printed 4.20

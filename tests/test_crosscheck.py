@@ -1,4 +1,4 @@
-"""Our hook-based MAC counts agree with two well-kept counters (REFERENCE §1)."""
+"""Our hook-based MAC counts agree with two well-kept counters."""
 import pytest
 import torch
 from ptflops import get_model_complexity_info

@@ -1,4 +1,4 @@
-"""GC-2L, channel shuffle and FLGC behave as the papers (and REFERENCE §3-4) describe."""
+"""GC-2L, channel shuffle and FLGC behave as the papers describe."""
 import re
 
 import pytest
@@ -30,7 +30,7 @@ def _randomize(layer: TwoLevelConv2d) -> TwoLevelConv2d:
 
 def _fused_parts(grad: torch.Tensor, groups: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Fine and restrict rows of a fused [C_out + g, ...] tensor: each group holds its
-    C_out/g fine filters, then its representative (REFERENCE §3)."""
+    C_out/g fine filters, then its representative."""
     per = grad.shape[0] // groups - 1
     fine = [j * (per + 1) + p for j in range(groups) for p in range(per)]
     restrict = [j * (per + 1) + per for j in range(groups)]

@@ -2,7 +2,7 @@
 
 Every count is exact (forward hooks on the built models, :mod:`gconvlib.complexity`); the
 paper's values are quoted from ``data/paper/values.csv``; E2GC counts parameters without
-BatchNorm (REFERENCE §1).
+BatchNorm (that is the convention under which Tables III-IV's counts come out).
 """
 from __future__ import annotations
 

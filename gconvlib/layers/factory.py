@@ -127,7 +127,7 @@ class ConvScheme:
         return self.label_for(None)
 
     def one_level(self) -> ConvScheme:
-        """The same grouping without GC-2L's coarse path (MobileNetV2's last 1x1, REFERENCE §3)."""
+        """The same grouping without GC-2L's coarse path (MobileNetV2's last 1x1: the layout that reproduces GC-2L Table 4's counts)."""
         return ConvScheme("gc", groups=self.groups) if self.kind == "gc2l" else self
 
     def num_groups(self, in_channels: int, out_channels: int, name: str = "conv") -> int:

@@ -1,4 +1,4 @@
-"""Fully learnable group convolution (FLGC, Wang et al., CVPR 2019), REFERENCE §4.
+"""Fully learnable group convolution (FLGC, Wang et al., CVPR 2019), as compared in GC-2L Sec. 4.
 
 A dense weight plus two learned logit tables: input channel -> group (C_in x g) and
 filter -> group (C_out x g). The forward pass takes the hard arg-max assignment of each table,

@@ -1,4 +1,4 @@
-"""Two-level group convolution (GC-2L, Lee, Park & Lee 2022), as reconstructed in REFERENCE §3.
+"""Two-level group convolution (GC-2L, Lee, Park & Lee 2022), as reconstructed from the paper's Sec. 3 and Figs. 1-3 (this layout reproduces Tables 1-4's counts).
 
     fine     : conv(C_in -> C_out, k x k, stride s, groups g)   the ordinary GC
     restrict : conv(C_in -> g,     k x k, stride s, groups g)   one representative per group

@@ -5,7 +5,7 @@ spec and a batch size); every cell's result is one results-store record (:mod:`.
 
 Energy per frame (EPF) is the E2GC paper's quantity: energy of "one forward and one backward
 pass" divided by the batch size. The paper read ``nvidia-smi`` power during eager PyTorch
-training steps; here (reasons in REFERENCE §7):
+training steps; here (reasons below, from how the NVML counter behaves on recent GPUs):
 
 * **Counter, not power**: the GPU's cumulative energy counter (``nvmlDeviceGetTotalEnergyConsumption``,
   Volta and newer); power polling only as a labelled-approximate fallback.

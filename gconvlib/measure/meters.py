@@ -2,7 +2,7 @@
 
 * :class:`NvmlEnergyMeter`: the GPU's cumulative energy counter (mJ, Volta and newer), read once
   at ``begin`` and once at ``end``, each read after ``sync()`` so that queued kernels are inside
-  the window. This is the meter to trust (REFERENCE §7).
+  the window. This is the meter to trust (it integrates on the GPU; power readings are averages).
 * :class:`NvmlPowerMeter`: for GPUs without the counter, a thread polls the board power (mW) and
   integrates it (trapezoid). NVML power is a ~1 s average on recent GPUs, so the result is
   labelled ``approximate``.
@@ -277,11 +277,11 @@ class NvmlEnergyMeter(_CounterMeter, _NvmlMeter):
     polled through :meth:`counter` by an aligned window (:mod:`gconvlib.measure.window`).
 
     The counter refreshes every ~100 ms: a plain begin/end window of 2 s carries up to ~5 %
-    error from that step; aligned windows do not (REFERENCE §7).
+    error from that step; aligned windows do not.
     """
 
     name = "nvml_energy"
-    update_period_s = 0.1  # REFERENCE §7: refreshes about every 100 ms; one read costs ~4 ms
+    update_period_s = 0.1  # observed on recent NVIDIA GPUs: refreshes about every 100 ms; one read costs ~4 ms
 
     read_failure = "NVML energy read failed"
 

@@ -14,7 +14,7 @@ device has settled, gives the dynamic EPF ``(P - P_idle) * t / frames`` beside t
 ``E / frames``.
 
 On a GPU the default mode captures the whole step in a CUDA graph: eager PyTorch at batch 1-16
-is launch-bound on an H100, and then EPF measures idle power x launch time (REFERENCE §7).
+is launch-bound on an H100, and then EPF measures idle power x launch time.
 ``mode="eager"`` gives the paper-style number. On a CPU graph mode runs eager (noted).
 
 Each cell's result is a plain dict (:func:`measure_epf`, run by :class:`EpfRun`); a cell that
@@ -50,7 +50,7 @@ OK = "ok"
 @dataclass(frozen=True)
 class EpfProtocol:
     """Every knob of the EPF measurement. The defaults are the GPU reference protocol: 1 s windows
-    aligned to counter updates, 3-4 trials to CV <= 1 %, CUDA graphs (REFERENCE §7)."""
+    aligned to counter updates, 3-4 trials to CV <= 1 %, CUDA graphs (see the package docstring for why)."""
 
     warmup_steps: int = 5          # eager steps before capture (side stream; cuDNN autotunes in the
                                    # first), then as many graph replays

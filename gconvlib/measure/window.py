@@ -1,7 +1,7 @@
 """Measurement windows aligned to the updates of a stepped energy counter.
 
 The GPU's energy counter (``nvmlDeviceGetTotalEnergyConsumption``) moves in steps about every
-100 ms and one read costs ~4 ms (REFERENCE §7). Read once before and once after a block of work,
+100 ms and one read costs ~4 ms (as observed on recent NVIDIA GPUs). Read once before and once after a block of work,
 it is stale by up to one step at each end, so a 2 s window carries up to ~5 % error. Here the
 counter is *polled by a background thread while the work runs*, and a window opens and closes on
 an observed update:

@@ -2,7 +2,7 @@
 
 The scheme applies to the 1x1 convs: expansion, projection and the final 320 -> 1280. The
 depthwise 3x3 convs stay depthwise. GC-2L adds its coarse path to expansion and projection but
-not to the final 1x1 conv (REFERENCE §3: that reproduces 2.47 / 1.95 / 1.72 M).
+not to the final 1x1 conv (that layout reproduces GC-2L Table 4's parameter counts).
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 * WRN-28-k for CIFAR: pre-activation basic blocks, 4 per stage, widths 16k/32k/64k, dense 3->16
   stem and dense FC. The scheme applies to *every* conv inside the blocks, the 1x1 projection
-  shortcuts included (REFERENCE §3) - that is what reproduces the published counts.
+  shortcuts included - that is what reproduces the published counts.
 * WRN-34-2 for ImageNet: ResNet-34's post-activation basic blocks [3, 4, 6, 3] with widths
   128/256/512/1024, 7x7 stem with 64 channels + max-pool, a 1x1 projection in every stage's
   first block (64 -> 128 too), FC 1024 -> classes.
