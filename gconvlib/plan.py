@@ -124,7 +124,8 @@ def cmd_plan(args) -> int:
     except (ValueError, PipelineError) as e:
         print(f"gconv: error: {e}", file=sys.stderr)
         return 2
-    todo = jobs if args.all else missing_jobs(jobs)
+    store = ResultsStore()
+    todo = jobs if args.all else missing_jobs(jobs, store)
     for job in todo:
         print(job.command(args.nproc_per_node, args.nnodes, args.rdzv_endpoint, args.profile))
     by_chapter = {}
@@ -132,8 +133,21 @@ def cmd_plan(args) -> int:
         by_chapter[job.chapter] = by_chapter.get(job.chapter, 0) + 1
     detail = ", ".join(f"{n} {c}" for c, n in by_chapter.items())
     print(f"gconv plan: {len(todo)} of {len(jobs)} training runs of profile {args.profile!r} "
-          f"{'listed' if args.all else 'not in the store'}" + (f" ({detail})" if detail else ""), file=sys.stderr)
+          f"{'listed' if args.all else 'not in the store'}" + (f" ({detail})" if detail else "")
+          + (f"; {note}" if (note := store_note(store)) else ""), file=sys.stderr)
     return 0
+
+
+def store_note(store: ResultsStore) -> str | None:
+    """Why every run is missing, when the reason is the store itself: a mistyped ``GCONV_RESULTS``
+    reads as 'nothing trained yet', so the line names the folder it looked in."""
+    from .train.spec import KIND
+
+    if not store.root.is_dir():
+        return f"the store {store.root} does not exist (GCONV_RESULTS, or data/results/local by default)"
+    if not any((store.root / KIND).glob("*.json")):
+        return f"the store {store.root} holds no training run yet"
+    return None
 
 
 def add_subcommands(subparsers) -> None:

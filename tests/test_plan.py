@@ -89,6 +89,28 @@ def test_plan_on_a_full_store_prints_nothing(fake_chapter, capsys):
     assert captured.out == "" and "0 of 3 training runs" in captured.err
 
 
+def test_plan_names_a_store_that_does_not_exist_or_is_empty(fake_chapter, capsys, tmp_path, monkeypatch):
+    # a mistyped GCONV_RESULTS must not read as "nothing trained yet": the line names the folder
+    missing = tmp_path / "no such store"
+    monkeypatch.setenv("GCONV_RESULTS", str(missing))
+    assert cli.main(["plan", "--profile", "smoke"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"3 of 3 training runs of profile 'smoke' not in the store (3 fake_plan); the store {missing} " \
+           "does not exist" in err
+    assert not missing.exists()   # planning creates nothing
+
+    (missing / KIND).mkdir(parents=True)
+    assert cli.main(["plan", "--profile", "smoke"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"the store {missing} holds no training run yet" in err
+
+    _store_fake_record(TrainSpec(**TINY, seed=1))   # one run stored: the store is the right one
+    assert cli.main(["plan", "--profile", "smoke"]) == 0
+    err = capsys.readouterr().err
+    assert "2 of 3 training runs" in err and str(missing) not in err
+
+
 def test_several_nodes_get_a_rendezvous(fake_chapter, capsys):
     assert cli.main(["plan", "--profile", "smoke", "--nproc-per-node", "4", "--nnodes", "2",
                      "--rdzv-endpoint", "node0:29500"]) == 0
