@@ -60,7 +60,7 @@ def one_line(text: str) -> str:
 
 def _results():
     """A well-formed result of each kind (the fields its readers use)."""
-    from gconvlib.chapters._base import CHAPTER_KIND
+    from gconvlib.chapters import CHAPTER_KIND
     from gconvlib.train.run import KIND as TRAIN_KIND
 
     train = {field: {} for field in ("data", "scaling", "curves", "test", "timing", "run")}

@@ -9,8 +9,15 @@ import inspect
 from typing import Mapping
 
 from ..book import CHAPTERS, PAPER_TITLES, Chapter, chapter
+from ..store import require_result_fields
 
-__all__ = ["CHAPTERS", "PAPER_TITLES", "Chapter", "chapter", "run_chapter"]
+#: store kind of a chapter's judged claims: written by :mod:`._base`, read by the landing and claims
+#: pages and by the pipeline's up-to-date check (here, so that the pipeline need not import the
+#: chapters' pandas and claims code to name it, and a reader that checks a record knows its fields)
+CHAPTER_KIND = "chapter"
+require_result_fields(CHAPTER_KIND, "claims", "parameters")   # what ChapterResult.record() writes
+
+__all__ = ["CHAPTERS", "CHAPTER_KIND", "PAPER_TITLES", "Chapter", "chapter", "run_chapter"]
 
 
 def run_chapter(module, namespace: Mapping):

@@ -14,11 +14,9 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from ..store import ResultsStore, git_state, require_result_fields
+from ..store import ResultsStore, git_state
 from ..value_kinds import EXACT, MEASURED, MEASURED_HERE, QUOTED, SCALED  # noqa: F401  (the chapters' import)
-
-CHAPTER_KIND = "chapter"  # store kind of a chapter's judged claims (read by the landing and claims pages)
-require_result_fields(CHAPTER_KIND, "claims", "parameters")   # what record() writes
+from . import CHAPTER_KIND
 
 
 def provenance_line(profile: str) -> str:

@@ -11,8 +11,7 @@ import pandas as pd
 from ..claims import load_claims, outcome
 from ..claims.judge import render_statement
 from ..store import ResultsStore
-from . import CHAPTERS, PAPER_TITLES
-from ._base import CHAPTER_KIND
+from . import CHAPTER_KIND, CHAPTERS, PAPER_TITLES
 
 # Every table and figure of the three papers: which chapters show it, and as what.
 ARTIFACTS = [

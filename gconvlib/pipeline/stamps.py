@@ -15,7 +15,7 @@ import json
 import warnings
 from pathlib import Path
 
-from ..chapters import CHAPTERS
+from ..chapters import CHAPTER_KIND, CHAPTERS
 from ..store import ROOT, DamagedRecordWarning, ResultsStore, atomic_write_text
 from .settings import PipelineError, notebook_dir
 
@@ -140,20 +140,14 @@ def chapter_record_spec(notebook: str, params: dict) -> dict | None:
     return {"chapter": notebook, "profile": params["profile"]}
 
 
-def _chapter_kind() -> str:
-    from ..chapters._base import CHAPTER_KIND   # pandas and the claims code: only when needed
-
-    return CHAPTER_KIND
-
-
 def produced_records(notebook: str, params: dict, store: ResultsStore | None = None) -> list[str]:
     """After a run: the records the notebook produced, as paths relative to the store."""
     spec = chapter_record_spec(notebook, params)
     if spec is None:
         return []
     store = store or ResultsStore()
-    kind = _chapter_kind()
-    return [str(store.path(kind, spec).relative_to(store.root))] if store.get(kind, spec) is not None else []
+    return [str(store.path(CHAPTER_KIND, spec).relative_to(store.root))] \
+        if store.get(CHAPTER_KIND, spec) is not None else []
 
 
 def write_stamp(path: Path, stamp: str, records: list[str]) -> None:
@@ -180,7 +174,7 @@ def stale_reason(path: Path, stamp: str, notebook: str, params: dict,
     if not isinstance(saved, dict) or not isinstance(saved.get("records"), list):
         spec = chapter_record_spec(notebook, params)
         saved = {"stamp": text.strip(), "records": [] if spec is None else
-                 [str(store.path(_chapter_kind(), spec).relative_to(store.root))]}
+                 [str(store.path(CHAPTER_KIND, spec).relative_to(store.root))]}
     if saved.get("stamp") != stamp:
         return "its inputs changed"
     for relative in saved["records"]:

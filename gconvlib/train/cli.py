@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 
+from ..commands import subcommand_group
 from ..datasets.download import DatasetUnavailable
 from .progress import PROGRESS_MODES
 
@@ -216,18 +217,6 @@ def cmd_bench_train(args) -> int:
     return 0
 
 
-def _bench_subparsers(subparsers):
-    """The sub-command group under ``gconv bench`` (another module may have created ``bench``)."""
-    bench = subparsers.choices.get("bench")
-    if bench is None:
-        bench = subparsers.add_parser("bench", help="throughput benchmarks")
-        return bench.add_subparsers(dest="bench_command", required=True)
-    for action in bench._actions:  # argparse keeps a parser's sub-command group among its actions
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return bench.add_subparsers(dest="bench_command", required=True)
-
-
 def add_subcommands(subparsers) -> None:
     p = subparsers.add_parser("train", help="train one model variant (cached in the results store)")
     _spec_arguments(p)
@@ -237,7 +226,7 @@ def add_subcommands(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print the whole result as JSON")
     p.set_defaults(func=cmd_train)
 
-    p = _bench_subparsers(subparsers).add_parser(
+    p = subcommand_group(subparsers, "bench", "throughput benchmarks").add_parser(
         "train", help="training images/s: this loop vs a plain fp32 DataLoader loop")
     _spec_arguments(p)
     p.add_argument("--steps", type=int, default=10, help="timed training steps per loop and round")
