@@ -167,3 +167,29 @@ def test_the_e2gc_reference_is_the_papers_models_with_e2gc_or_gc_convs(tmp_path)
     every_size = e2gc_reference_rows("graph", store, paper_size_only=False)
     assert sorted(every_size["spec"]) == ["mobilenet_v1/e2gc:4", "mobilenet_v1/gc:8/size=64", "resnext50/gc:8"]
     assert e2gc_reference_rows("eager", store).empty
+
+
+# Counted by hand from the architecture tables (MobileNet-V1: Howard et al. 2017, Table 1; ResNeXt-50
+# 32x4d: Xie et al. 2017, Table 1), not by the code: (conv layers, of them 1x1 or 3x3, largest m or n).
+# MobileNet-V1: a 3x3 stem, then 13 depthwise-separable blocks of a 3x3 depthwise and a 1x1 pointwise
+# conv, up to 1024 channels. ResNeXt-50: a 7x7 stem, 3 + 4 + 6 + 3 = 16 bottlenecks of 1x1, 3x3, 1x1,
+# and one 1x1 projection shortcut per stage (4), up to 2048 channels.
+BY_HAND = {"mobilenet_v1": (1 + 13 * 2, 1 + 13 * 2, 1024), "resnext50": (1 + 16 * 3 + 4, 16 * 3 + 4, 2048)}
+STRUCTURE_CLAIMS = ("e2gc.sec3b.almost_all_layers_3x3_or_1x1", "e2gc.sec5.resnext_deeper_and_wider")
+
+
+def test_the_complexity_chapter_files_the_architecture_facts_its_claims_read():
+    import pandas as pd
+
+    from gconvlib.chapters.e2gc_complexity import FAMILIES, structure_evidence
+    from gconvlib.claims import Evidence, judge
+
+    frame = pd.concat([structure_evidence(m) for m in FAMILIES], ignore_index=True)
+    got = {m: tuple(part.set_index("quantity")["value"][["conv_layers", "conv_1x1_3x3_share", "max_channels"]])
+           for m, part in frame.groupby("model")}
+    for model, (layers, small, widest) in BY_HAND.items():
+        assert got[model] == pytest.approx((layers, small / layers, widest)), model
+    claims = [c for c in load_claims(chapter="e2gc_complexity") if c.id in STRUCTURE_CLAIMS]
+    assert len(claims) == len(STRUCTURE_CLAIMS)
+    judged = judge(claims, Evidence(frame), flips=False)
+    assert dict(zip(judged["id"], judged["verdict"])) == dict.fromkeys(STRUCTURE_CLAIMS, "holds")

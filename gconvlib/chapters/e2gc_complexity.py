@@ -13,7 +13,7 @@ from ..layers import ConvScheme, create_conv2d
 from ..layers.factory import kind_label
 from ..models import ModelSpec
 from ..store import ResultsStore
-from ._base import ChapterResult, count_evidence, layer_evidence, paper_side_by_side, verdict_counts
+from ._base import EXACT, ChapterResult, count_evidence, layer_evidence, paper_side_by_side, verdict_counts
 from ._claims import judge_chapter
 
 NAME = "e2gc_complexity"
@@ -56,12 +56,35 @@ def run(profile: str = "quick", table2_model: str = "mobilenet_v1", table2_group
     r.figures["fig4"] = figure_4
 
     evidence = [count_evidence(model, VARIANTS, store) for model in FAMILIES]
+    structure = pd.concat([structure_evidence(model) for model in FAMILIES], ignore_index=True)
+    evidence.append(structure)
+    facts = structure.pivot(index="model", columns="quantity", values="value")
+    r.add_table("structure", facts.astype({"conv_layers": int, "max_channels": int}).round(3).reset_index(),
+                "The architectures' facts that Eq. 3 and Sec. V argue from, counted on the built baselines "
+                "(G = 1): conv layers, the share of them with 1x1 or 3x3 kernels, the largest channel count")
     divisors = [g for g in range(1, 513) if 512 % g == 0]  # the claims' layer: Fig. 3's
     evidence.append(layer_evidence(512, 512, 3, 14, ["standard"] + [f"gc:{g}" for g in divisors]
                                    + [f"e2gc:{G}" for G in divisors]))
     evidence.append(layer_evidence(256, 512, 3, 14, ["standard", "gc:256"]))
     judge_chapter(r, evidence, store)
     return r
+
+
+def structure_evidence(model_key: str) -> pd.DataFrame:
+    """The facts of one architecture that E2GC's text argues from, as exact evidence of no variant:
+    ``conv_layers`` (depth), ``conv_1x1_3x3_share`` (the share of conv layers whose kernel is 1x1 or
+    3x3: Eq. 3 assumes one d_k, Sec. III-B) and ``max_channels`` (width: the largest m or n of a conv
+    layer). Counted on the baseline (G = 1); grouping changes neither kernels nor channels."""
+    spec = ModelSpec(model_key, "e2gc:1")
+    convs = [s for s in complexity.layer_stats(spec.build("meta"), spec.input_size) if s.kind == "conv"]
+    if not convs:
+        raise ValueError(f"{spec.text} has no conv layer to count")
+    values = {"conv_layers": len(convs),
+              "conv_1x1_3x3_share": sum(s.kernel in (1, 3) for s in convs) / len(convs),
+              "max_channels": max(max(s.in_channels, s.out_channels) for s in convs)}
+    return pd.DataFrame([dict(model=model_key, variant=None, quantity=q, value=float(v), std=float("nan"), n=1,
+                              kind=EXACT, spec=spec.text, source="counted on the model (forward hooks)")
+                         for q, v in values.items()])
 
 
 def figure_2(channels: int = 8, groups: int = 4):
