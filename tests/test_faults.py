@@ -13,6 +13,7 @@ code, and loses or misreports nothing.
 | bad YAML in --set, bad profile, unknown notebook, | test_bad_requests_are_one_line_and_run_nothing    |
 | --only with no names                             |                                                   |
 | a failing notebook                               | test_a_failing_notebook_is_recorded_and_the_others_run |
+| its last good verdicts on the landing/claims pages | test_a_failed_chapters_verdicts_are_marked_on_the_summary_pages |
 | a warning on a progress bar's line (in a log)    | test_a_warning_on_a_bar_line_keeps_its_own_line   |
 | real data offline                                | test_offline_real_data_is_one_line_naming_files_and_the_option |
 
@@ -387,6 +388,74 @@ def test_a_failing_notebook_is_recorded_and_the_others_run(tmp_path, monkeypatch
     page = json.loads((generated / "vgg_complexity.ipynb").read_text())
     assert all(c.get("id") != pipeline.FAILURE_CELL_ID for c in page["cells"])
     assert not (tmp_path / "book" / "_failed" / "vgg_complexity.ipynb").exists()
+
+
+def test_a_failed_chapters_verdicts_are_marked_on_the_summary_pages(tmp_path, monkeypatch, capsys):
+    from papermill.exceptions import PapermillExecutionError
+
+    from gconvlib.chapters import summary
+    from gconvlib.claims import load_claims
+
+    claim = load_claims(chapter="vgg_complexity")[0]
+    other = load_claims(chapter="vgg_latency")[0]
+
+    def good_run(output, parameters):   # the chapter's kernel records one judged claim
+        row = dict(id=claim.id, paper=claim.paper, where=claim.where, statement=claim.statement,
+                   chapter=claim.chapter, printed="", ours="", kind="", paper_check="", verdict="holds",
+                   verdict_kind="holds")
+        ResultsStore().put("chapter", {"chapter": "vgg_complexity", "profile": parameters["profile"]},
+                           {"claims": [row], "parameters": {}})
+
+    def divide_by_zero(output, parameters):
+        raise PapermillExecutionError(2, 1, "1/0", "ZeroDivisionError", "division by zero", [])
+
+    def row_html(page: str, cid: str) -> str:
+        start = page.index(f"<tr id='{cid}'")
+        return page[start:page.index("</tr>", start)]
+
+    _notebooks(tmp_path, monkeypatch)
+    calls = []
+    _fake_papermill(monkeypatch, calls, {"vgg_complexity": good_run})
+    assert pipeline.run_notebooks("quick") == 0
+    judged = summary.judged_claims("quick").set_index("id")
+    assert judged.loc[claim.id, "verdict"] == "holds" and judged.loc[claim.id, "as_of"] == ""
+    assert "as_of" not in summary.chapter_status(judged.reset_index()), "no failure: the landing table as before"
+
+    # the chapter alone is stale and fails: the summary runs again although nothing else executed
+    (tmp_path / "book" / "_generated" / "vgg_complexity.stamp").unlink()
+    calls.clear()
+    _fake_papermill(monkeypatch, calls, {"vgg_complexity": divide_by_zero})
+    assert pipeline.run_notebooks("quick") == 1
+    assert [name for name, _ in calls] == ["vgg_complexity", "index"]
+    capsys.readouterr()
+    judged = summary.judged_claims("quick")
+    row = judged.set_index("id").loc[claim.id]
+    assert row.verdict == "holds", "the last good verdict is still shown..."
+    assert row.as_of.startswith("as of its last good run (") and \
+        "the quick run of vgg_complexity failed on " in row.as_of and \
+        row.as_of.endswith("with ZeroDivisionError: division by zero"), "...and marked as such"
+    unrecorded = load_claims(chapter="vgg_complexity")[1]
+    assert judged.set_index("id").loc[unrecorded.id, "verdict"] == \
+        "not yet reproduced (chapter vgg_complexity failed in the quick profile with ZeroDivisionError: division by zero)"
+
+    page = summary.claims_page_html(judged)                       # the claims page
+    assert "class='as-of'" in row_html(page, claim.id) and "as of its last good run" in row_html(page, claim.id)
+    assert "as-of" not in row_html(page, other.id), "another chapter's verdict is not marked"
+    status = summary.chapter_status(judged).set_index("chapter")   # the landing page
+    assert status.loc["vgg_complexity", "as_of"] == row.as_of and status.loc["vgg_latency", "as_of"] == ""
+    artifacts = summary.artifact_status(judged)
+    marked = artifacts[artifacts.verdicts.str.contains("those of vgg_complexity: as of the last good run")]
+    assert len(marked) and all(claim.paper == p for p in marked.paper)
+    assert main(["claims", "--profile", "quick", "--chapter", "vgg_complexity"]) == 0   # gconv claims
+    assert f"{claim.id}: holds  ({row.as_of})" in capsys.readouterr().out.splitlines()
+
+    calls.clear()
+    _fake_papermill(monkeypatch, calls, {"vgg_complexity": good_run})   # fixed: the marks go
+    assert pipeline.run_notebooks("quick") == 0
+    assert [name for name, _ in calls] == ["vgg_complexity", "index"]
+    judged = summary.judged_claims("quick")
+    assert set(judged.as_of) == {""} and "as_of" not in summary.chapter_status(judged)
+    assert "as-of" not in summary.claims_page_html(judged).split("</style>", 1)[1]
 
 
 def test_a_summary_that_cannot_read_the_verdicts_still_lists_every_notebook(tmp_path, monkeypatch, capsys):

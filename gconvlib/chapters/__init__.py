@@ -16,8 +16,13 @@ from ..store import require_result_fields
 #: chapters' pandas and claims code to name it, and a reader that checks a record knows its fields)
 CHAPTER_KIND = "chapter"
 require_result_fields(CHAPTER_KIND, "claims", "parameters")   # what ChapterResult.record() writes
+#: store kind of a chapter whose notebook failed (same spec as its :data:`CHAPTER_KIND` record): written
+#: by the pipeline when the notebook fails, removed when it next succeeds. While it is there, the
+#: chapter's record is the last good run's, and the landing and claims pages say so beside its verdicts.
+CHAPTER_FAILURE_KIND = "chapter_failure"
+require_result_fields(CHAPTER_FAILURE_KIND, "reason", "copy", "when")
 
-__all__ = ["CHAPTERS", "CHAPTER_KIND", "PAPER_TITLES", "Chapter", "chapter", "run_chapter"]
+__all__ = ["CHAPTERS", "CHAPTER_FAILURE_KIND", "CHAPTER_KIND", "PAPER_TITLES", "Chapter", "chapter", "run_chapter"]
 
 
 def run_chapter(module, namespace: Mapping):

@@ -29,7 +29,8 @@ def judge_chapter(result: ChapterResult, evidence: pd.DataFrame | list, store: R
 
 #: the fields ``gconv claims --json`` prints for every claim, in order
 CLAIM_FIELDS = ("id", "paper", "chapter", "where", "statement", "evidence", "verdict", "verdict_kind", "reason",
-                "threshold_source", "threshold_why", "threshold", "flip_point", "flip", "paper_check", "paper_cells")
+                "threshold_source", "threshold_why", "threshold", "flip_point", "flip", "paper_check", "paper_cells",
+                "as_of")
 
 
 def claim_rows(profile: str = "quick", paper: str | None = None, chapter: str | None = None,
@@ -68,7 +69,8 @@ def cmd_claims(args) -> int:
         return 0
     for r in rows:
         flip = f"  [{r['flip']}]" if r["flip"] else ""
-        print(f"{r['id']}: {r['verdict']}{flip}")
+        as_of = f"  ({r['as_of']})" if r["as_of"] else ""   # the chapter's newer run failed
+        print(f"{r['id']}: {r['verdict']}{flip}{as_of}")
     return 0
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 from ..claims import load_claims, outcome
 from ..claims.judge import render_statement
 from ..store import ResultsStore
-from . import CHAPTER_KIND, CHAPTERS, PAPER_TITLES
+from . import CHAPTER_FAILURE_KIND, CHAPTER_KIND, CHAPTERS, PAPER_TITLES
 
 # Every table and figure of the three papers: which chapters show it, and as what.
 ARTIFACTS = [
@@ -74,31 +74,56 @@ def _mentions(where: str, artifact: str) -> bool:
     return bool(_labels(where) & _labels(artifact))
 
 
+def _utc(stamp: str) -> str:
+    """An ISO time of the store's provenance ('2026-12-07T01:50:12+00:00') as the pages write times."""
+    return stamp[:16].replace("T", " ") + " UTC" if stamp else "an unknown time"
+
+
 def judged_claims(profile: str, store: ResultsStore | None = None) -> pd.DataFrame:
     """Every registered claim with the verdict its chapter recorded in ``profile``; claims of
-    chapters not executed in this profile are *not yet reproduced* and say so."""
+    chapters not executed in this profile are *not yet reproduced* and say so. ``as_of`` is empty,
+    or (the chapter's notebook failed since) says that the verdict is its last good run's, and why
+    the newer run failed: the pages show it beside the verdict."""
     store = store or ResultsStore()
     rows = []
-    recorded = {}
+    recorded, failed = {}, {}
     for c in CHAPTERS:
-        record = store.get(CHAPTER_KIND, {"chapter": c.name, "profile": profile})
+        spec = {"chapter": c.name, "profile": profile}
+        record = store.get(CHAPTER_KIND, spec)
+        failure = store.get(CHAPTER_FAILURE_KIND, spec)
+        if failure is not None:
+            failed[c.name] = failure["result"]
         for row in (record["result"]["claims"] if record else []):
-            recorded[row["id"]] = {**row, "updated": record["provenance"]["created"]}
+            as_of = "" if failure is None else (
+                f"as of its last good run ({_utc(record['provenance']['created'])}): the {profile} run of "
+                f"{c.name} failed on {failure['result']['when']} with {failure['result']['reason']}")
+            recorded[row["id"]] = {**row, "updated": record["provenance"]["created"], "as_of": as_of}
     for claim in load_claims():
         row = recorded.get(claim.id)
         if row is None:
+            why = (f"failed in the {profile} profile with {failed[claim.chapter]['reason']}"
+                   if claim.chapter in failed else f"not executed in the {profile} profile")
             row = dict(id=claim.id, paper=claim.paper, where=claim.where, statement=claim.statement,
                        chapter=claim.chapter, printed="", ours="", kind="", paper_check="",
-                       verdict=f"not yet reproduced (chapter {claim.chapter} not executed in the "
-                               f"{profile} profile)", verdict_kind="not yet reproduced")
+                       verdict=f"not yet reproduced (chapter {claim.chapter} {why})",
+                       verdict_kind="not yet reproduced", as_of="")
         rows.append(row)
     frame = pd.DataFrame(rows)
     frame["outcome"] = [outcome(v) for v in frame.verdict]
     return frame
 
 
+def _failed_chapters(judged: pd.DataFrame) -> dict[str, str]:
+    """chapter -> its ``as_of`` note, for the chapters whose verdicts are a failed notebook's last good run."""
+    notes = judged[judged["as_of"].fillna("") != ""] if "as_of" in judged else judged.iloc[:0]
+    return dict(zip(notes.chapter, notes.as_of))
+
+
 def chapter_status(judged: pd.DataFrame) -> pd.DataFrame:
-    """Per chapter: how many claims, and how many positive, negative, inconclusive and pending."""
+    """Per chapter: how many claims, and how many positive, negative, inconclusive and pending.
+    When a chapter's notebook failed, an ``as_of`` column (only then: the landing page's table stays
+    narrow otherwise) says which chapters' counts are their last good run's."""
+    failed = _failed_chapters(judged)
     rows = []
     for c in CHAPTERS:
         part = judged[judged.chapter == c.name]
@@ -108,18 +133,23 @@ def chapter_status(judged: pd.DataFrame) -> pd.DataFrame:
                          does_not_hold=int(kinds.get("does not hold", 0)),
                          inconclusive=int(kinds.get("inconclusive at this scale", 0)),
                          not_yet=int(kinds.get("not yet reproduced", 0)),
-                         not_testable=int(kinds.get("not testable here", 0))))
+                         not_testable=int(kinds.get("not testable here", 0)))
+                    | ({"as_of": failed.get(c.name, "")} if failed else {}))
     return pd.DataFrame(rows)
 
 
 def artifact_status(judged: pd.DataFrame) -> pd.DataFrame:
     """One row per table and figure of the three papers: where the book shows it, and the verdicts
     of the claims located there."""
+    failed = _failed_chapters(judged)
     rows = []
     for paper, artifact, chapters, shown in ARTIFACTS:
         part = judged[(judged.paper == paper) & judged["where"].map(lambda w: _mentions(str(w), artifact))]
         kinds = part.verdict_kind.value_counts()
         verdicts = ", ".join(f"{n} {k}" for k, n in kinds.items()) if len(part) else "no claim located here"
+        stale = sorted(set(part.chapter) & set(failed))
+        if stale:
+            verdicts += f" (those of {', '.join(stale)}: as of the last good run; a newer run failed)"
         rows.append(dict(paper=paper, artifact=artifact, chapters=", ".join(chapters), shown=shown,
                          claims=len(part), verdicts=verdicts))
     return pd.DataFrame(rows)
@@ -188,6 +218,7 @@ _CLAIMS_STYLE = """<style>
 .claims-page .id { font-family: monospace; font-size: 0.9em; color: #555; }
 .claims-page .small { font-size: 0.9em; color: #444; }
 .claims-page tr:target { background: #fff6d5; }
+.claims-page .as-of { font-size: 0.9em; color: #a03c00; }
 </style>"""
 
 
@@ -239,6 +270,8 @@ def claims_page_html(judged: pd.DataFrame, paper: str | None = None) -> str:
                           f"<a href='#{html.escape(o)}'>{html.escape(_judges(o))}</a> ({html.escape(k)})"
                           for o, k in others) + "</span>")
         verdict = f"<strong>{esc('verdict')}</strong>"
+        if r.get("as_of"):   # the chapter's newer run failed: this verdict is older than the page
+            verdict += f"<br><span class='as-of'>{esc('as_of')}</span>"
         if r.get("flip"):
             verdict += f"<br><span class='small'>flip point: {esc('flip')}</span>"
         if r.get("threshold_source") == "reading" and r.get("threshold_why"):

@@ -2,8 +2,9 @@
 
 A notebook that fails is recorded as failed and the others still run: its executed copy with the
 error goes to ``book/_failed/<name>.ipynb``, the last good papermill record is kept, and its book
-page says that it failed, why and where that copy is (:func:`.book.failure_page`); its stamp is
-dropped, so the next run executes it again. Each run writes its notebook under a name of its own
+page says that it failed, why and where that copy is (:func:`.book.failure_page`), and the landing
+and claims pages mark its verdicts as its last good run's (:func:`.stamps.record_failure`); its
+stamp is dropped, so the next run executes it again. Each run writes its notebook under a name of its own
 and moves it into place only when it succeeded, so two runs at once never swap half-written
 notebooks. Ctrl-C stops the run with one line; what finished is kept.
 """
@@ -119,7 +120,7 @@ def run_notebooks(profile: str = "quick", overrides: list[str] | None = None,
     raw_dir.mkdir(parents=True, exist_ok=True)
     data = stamps.data_hash()
     summary = Summary()
-    executed_any = False
+    changed_any = False   # a notebook executed or failed: the summaries run again
     for number, name in enumerate(selected, 1):
         params, sources = parameters[name]
         output, raw, stamp_file = out_dir / f"{name}.ipynb", raw_dir / f"{name}.ipynb", out_dir / f"{name}.stamp"
@@ -129,7 +130,7 @@ def run_notebooks(profile: str = "quick", overrides: list[str] | None = None,
         stamp = stamps.stamp_for(name, params, data)
         stale = stamps.stale_reason(stamp_file, stamp, name, params)
         up_to_date = stale is None and raw.exists() and not stamps.has_error_output(raw)
-        again = name in SUMMARIES and executed_any
+        again = name in SUMMARIES and changed_any
         head = f"({number}/{len(selected)}) {name}"
         if up_to_date and not force and not again:
             book.write_book_copy(raw, output, table, record)   # the book's copy follows the rules of today
@@ -160,8 +161,9 @@ def run_notebooks(profile: str = "quick", overrides: list[str] | None = None,
         except Exception as e:  # papermill raises PapermillExecutionError with the cell's traceback
             relay.finish()
             if getattr(e, "ename", None) not in ("KeyboardInterrupt", "TrainingInterrupted"):
-                _record_failure(name, e, tmp, failed_dir, output, stamp_file)
+                _record_failure(name, profile, e, tmp, failed_dir, output, stamp_file)
                 summary.add(name, FAILED, time.time() - started)
+                changed_any = True   # the summaries must now mark this chapter's verdicts
                 continue
             return _interrupted(name, tmp, summary, started, selected[number:])   # the kernel got Ctrl-C first
         except KeyboardInterrupt:
@@ -172,8 +174,11 @@ def run_notebooks(profile: str = "quick", overrides: list[str] | None = None,
         os.replace(tmp, raw)
         book.write_book_copy(raw, output, table, record)
         stamps.write_stamp(stamp_file, stamp, stamps.produced_records(name, params))
-        (failed_dir / f"{name}.ipynb").unlink(missing_ok=True)   # the failure it replaces is fixed
-        executed_any = True
+        # the failure it replaces is fixed (its copy, or the log of a kernel that did not start)
+        for copy in (failed_dir / f"{name}.ipynb", failed_dir / f"{name}.log"):
+            copy.unlink(missing_ok=True)
+        stamps.clear_failure(name, profile)
+        changed_any = True
         seconds = time.time() - started
         summary.add(name, "executed", seconds)
         _say(f"    {name}: done in {_duration(seconds)}")
@@ -207,7 +212,7 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _record_failure(name: str, exc: Exception, tmp: Path, failed_dir: Path, output: Path,
+def _record_failure(name: str, profile: str, exc: Exception, tmp: Path, failed_dir: Path, output: Path,
                     stamp_file: Path) -> None:
     """Keep the failed run for reading, mark the book page, keep the last good record."""
     failed_copy = failed_dir / f"{name}.ipynb"
@@ -226,5 +231,6 @@ def _record_failure(name: str, exc: Exception, tmp: Path, failed_dir: Path, outp
     # the book's page of the last good run (or the failure page that already holds it)
     page = book.failure_page(name, WHAT.get(name, name), reason, shown, output if output.exists() else None, when)
     atomic_write_text(output, json.dumps(page, indent=1, ensure_ascii=False) + "\n")
+    stamps.record_failure(name, profile, reason, shown, when)
     print(f"[gconv] FAILED: notebook {name!r} stopped with {reason}; executed copy with the traceback: "
           f"{shown}; the other notebooks still run", file=sys.stderr, flush=True)

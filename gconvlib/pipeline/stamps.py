@@ -15,7 +15,7 @@ import json
 import warnings
 from pathlib import Path
 
-from ..chapters import CHAPTER_KIND, CHAPTERS
+from ..chapters import CHAPTER_FAILURE_KIND, CHAPTER_KIND, CHAPTERS
 from ..store import ROOT, DamagedRecordWarning, ResultsStore, atomic_write_text
 from .settings import PipelineError, notebook_dir
 
@@ -148,6 +148,22 @@ def produced_records(notebook: str, params: dict, store: ResultsStore | None = N
     store = store or ResultsStore()
     return [str(store.path(CHAPTER_KIND, spec).relative_to(store.root))] \
         if store.get(CHAPTER_KIND, spec) is not None else []
+
+
+def record_failure(notebook: str, profile: str, reason: str, copy: str, when: str,
+                   store: ResultsStore | None = None) -> None:
+    """A chapter notebook failed: say so in the store beside its (last good) record, so that the
+    landing and claims pages mark its verdicts as that run's, whichever command builds them."""
+    spec = chapter_record_spec(notebook, {"profile": profile})
+    if spec is not None:
+        (store or ResultsStore()).put(CHAPTER_FAILURE_KIND, spec, {"reason": reason, "copy": copy, "when": when})
+
+
+def clear_failure(notebook: str, profile: str, store: ResultsStore | None = None) -> None:
+    """The notebook succeeded: its record is this run's again."""
+    spec = chapter_record_spec(notebook, {"profile": profile})
+    if spec is not None:
+        (store or ResultsStore()).path(CHAPTER_FAILURE_KIND, spec).unlink(missing_ok=True)
 
 
 def write_stamp(path: Path, stamp: str, records: list[str]) -> None:
