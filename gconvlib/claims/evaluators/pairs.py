@@ -3,7 +3,7 @@ printed sizes ``reduction_pct``, ``gain_pct`` and ``difference``."""
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from .. import verdicts as V
 from ..cells import (Context, Ctx, as_list, blocked, contexts, expand, factor_value, grid, k_of, layer_of,
@@ -129,6 +129,17 @@ def _ratio_parts(ctx: Ctx) -> list[Check]:
     return checks
 
 
+def _printed(ctx: Ctx, keep: Callable[[str], bool] | None = None) -> Iterator[tuple[Any, Any]]:
+    """(model, its printed rows) for each model of the claim that the paper prints a size for:
+    the rows whose quantity ``keep`` accepts (all when None); a model with none is skipped."""
+    for m in models(ctx.args):
+        prows = printed_rows(ctx, model=m)
+        if keep is not None and len(prows):
+            prows = prows[prows["quantity"].map(keep).astype(bool)]
+        if len(prows):
+            yield m, prows
+
+
 def _reduction(a: Stat, base: Stat) -> tuple[float, float]:
     """100 (base - a) / base and its spread (from the pooled relative std)."""
     r = a.value / base.value
@@ -141,12 +152,8 @@ def ev_reduction_pct(ctx: Ctx) -> list[Check]:
     args = ctx.args
     q = quantities(args)[0]
     checks = []
-    for m in models(args):
-        prows = printed_rows(ctx, model=m)
-        if len(prows):  # the printed size: energy_gain or a *_drop row
-            prows = prows[(prows["quantity"] == "energy_gain") | prows["quantity"].str.endswith("_drop")]
-        if not len(prows):
-            continue
+    # the printed size: an energy_gain or a *_drop row
+    for m, prows in _printed(ctx, lambda quantity: quantity == "energy_gain" or quantity.endswith("_drop")):
         ptext, pquantity = str(prows["value_text"].iloc[0]), str(prows["quantity"].iloc[0])
         # a printed reduction vs the VGG baseline (*_drop rows) stands for one not computed
         fallback = pquantity.endswith("_drop") and str(args["baseline"]) == "baseline"
@@ -201,10 +208,7 @@ def ev_gain_pct(ctx: Ctx) -> list[Check]:
     args = ctx.args
     q = quantities(args)[0]
     checks = []
-    for m in models(args):
-        prows = printed_rows(ctx, model=m)
-        if not len(prows):
-            continue
+    for m, prows in _printed(ctx):
         ptext = str(prows["value_text"].iloc[0])
         for _, c in grid(ctx, [q], [m]):
             item = f"{args['a']} vs {args['b']}"
