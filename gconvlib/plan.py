@@ -144,7 +144,8 @@ def store_note(store: ResultsStore) -> str | None:
     from .train.spec import KIND
 
     if not store.root.is_dir():
-        return f"the store {store.root} does not exist (GCONV_RESULTS, or data/results/local by default)"
+        where = "set by GCONV_RESULTS" if setting("GCONV_RESULTS") else "the default; GCONV_RESULTS names another"
+        return f"the store {store.root} ({where}) does not exist"
     if not any((store.root / KIND).glob("*.json")):
         return f"the store {store.root} holds no training run yet"
     return None

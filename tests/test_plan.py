@@ -97,7 +97,7 @@ def test_plan_names_a_store_that_does_not_exist_or_is_empty(fake_chapter, capsys
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert f"3 of 3 training runs of profile 'smoke' not in the store (3 fake_plan); the store {missing} " \
-           "does not exist" in err
+           "(set by GCONV_RESULTS) does not exist" in err
     assert not missing.exists()   # planning creates nothing
 
     (missing / KIND).mkdir(parents=True)
