@@ -442,7 +442,11 @@ def test_a_failed_chapters_verdicts_are_marked_on_the_summary_pages(tmp_path, mo
     assert "class='as-of'" in row_html(page, claim.id) and "as of its last good run" in row_html(page, claim.id)
     assert "as-of" not in row_html(page, other.id), "another chapter's verdict is not marked"
     status = summary.chapter_status(judged).set_index("chapter")   # the landing page
-    assert status.loc["vgg_complexity", "as_of"] == row.as_of and status.loc["vgg_latency", "as_of"] == ""
+    created = ResultsStore().get("chapter", {"chapter": "vgg_complexity", "profile": "quick"})["provenance"]["created"]
+    good = f"{created[:10]} {created[11:16]} UTC"       # when the good run recorded its verdicts
+    assert row.as_of.startswith(f"as of its last good run ({good}): ")
+    assert status.loc["vgg_complexity", "as_of"] == f"its last good run ({good}); a newer run failed"
+    assert status.loc["vgg_latency", "as_of"] == ""
     artifacts = summary.artifact_status(judged)
     marked = artifacts[artifacts.verdicts.str.contains("those of vgg_complexity: as of the last good run")]
     assert len(marked) and all(claim.paper == p for p in marked.paper)

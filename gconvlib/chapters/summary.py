@@ -114,9 +114,10 @@ def judged_claims(profile: str, store: ResultsStore | None = None) -> pd.DataFra
 
 
 def _failed_chapters(judged: pd.DataFrame) -> dict[str, str]:
-    """chapter -> its ``as_of`` note, for the chapters whose verdicts are a failed notebook's last good run."""
-    notes = judged[judged["as_of"].fillna("") != ""] if "as_of" in judged else judged.iloc[:0]
-    return dict(zip(notes.chapter, notes.as_of))
+    """chapter -> when its last good run was, for the chapters whose verdicts are that run's (a newer
+    run of its notebook failed)."""
+    stale = judged[judged["as_of"].fillna("") != ""] if "as_of" in judged else judged.iloc[:0]
+    return {c: _utc(str(when)) for c, when in zip(stale.chapter, stale.updated)}
 
 
 def chapter_status(judged: pd.DataFrame) -> pd.DataFrame:
@@ -134,7 +135,9 @@ def chapter_status(judged: pd.DataFrame) -> pd.DataFrame:
                          inconclusive=int(kinds.get("inconclusive at this scale", 0)),
                          not_yet=int(kinds.get("not yet reproduced", 0)),
                          not_testable=int(kinds.get("not testable here", 0)))
-                    | ({"as_of": failed.get(c.name, "")} if failed else {}))
+                    # short: the landing table must fit the text column; the chapter's page says why
+                    | ({"as_of": f"its last good run ({failed[c.name]}); a newer run failed" if c.name in failed
+                        else ""} if failed else {}))
     return pd.DataFrame(rows)
 
 
