@@ -212,6 +212,9 @@ def step_evidence(measured: list[dict], widths, overhead_width: int | None, sour
 
 
 def prediction_table(model) -> pd.DataFrame:
+    """Table 2's wall clock, the paper's beside the cost model's. The model is fitted on this machine's
+    steps, so its hours are this machine's rate extrapolated to the paper's widths and schedule (the
+    column says so): only its ratios can be set beside the paper's."""
     printed = paper_values.load_values("gc2l", ref="Table 2", quantity="wall_clock")
     rows = []
     for k in PAPER_K:
@@ -226,7 +229,7 @@ def prediction_table(model) -> pd.DataFrame:
                          "wall clock, paper (quoted, Titan RTX)": _hms(paper_s),
                          "step (s), model-predicted": pred["step_s"],
                          "communication share, model-predicted": pred["comm_s"] / pred["step_s"],
-                         "wall clock, model-predicted (200 epochs)": _hms(wall),
+                         "wall clock, model-predicted at this machine's rate (200 epochs)": _hms(wall),
                          "ratio to P/2, paper": paper_s / prev[0] if prev else math.nan,
                          "ratio to P/2, model-predicted": pred["step_s"] / prev[1] if prev else math.nan})
             prev = (paper_s, pred["step_s"])
@@ -356,8 +359,10 @@ def run(profile: str = "quick", widths=(1, 2, 3), seeds=(0, 1, 2), epochs: int |
     model = CostModel.fit(rows)
     r.data["cost_model"] = model
     r.notes["cost_model"] = "**Cost model.** " + model.describe() + ". Assumptions: " + "; ".join(model.assumptions) + "."
-    r.add_table("predicted", prediction_table(model), "Table 2's wall clock: the paper's (quoted) beside the "
-                "cost model's prediction (model-predicted: fitted on this machine's steps, see the assumptions)")
+    r.add_table("predicted", prediction_table(model), "Table 2's wall clock: the paper's (quoted, Titan RTX GPUs) "
+                f"beside the cost model's prediction, which extrapolates this machine's measured rate ({where}) to "
+                "the paper's widths and 200 epochs: hours of this machine, not of the paper's GPUs, so compare the "
+                "ratios, not the hours (model-predicted; see the assumptions)")
     r.add_table("ratios", ratio_table(measured, model, time_widths),
                 "Step time when P doubles: measured here (scaled-down, the verdicts use these) and model-predicted "
                 "at the paper's widths, beside the paper's ratios and the text's 'about half' / 'almost a third'")
