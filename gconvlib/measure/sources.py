@@ -138,8 +138,9 @@ def reference_note(rows: pd.DataFrame, what: str, meanwhile: str = NOT_YET_TEXT)
         if not len(ok):
             lines.append("No cell succeeded; the claims stay not yet reproduced.")
         return "\n".join(lines)
-    return (f"**No GPU reference results yet** for {what}: `data/results/reference/` holds none, so {meanwhile} "
-            "They are made in one "
+    return (f"**No GPU reference results yet** for {what}: `data/results/reference/` is the folder where GPU "
+            f"results will be committed, and none is yet (the folder does not exist until the first is), so "
+            f"{meanwhile} They are made in one "
             "resumable command on a machine with an NVIDIA GPU (Volta or newer, for the energy counter), from the "
             "repository, with torch, numpy, pandas, pyyaml, tqdm and nvidia-ml-py:\n\n"
             f"```bash\n{COMMAND}\n```\n\nIt prints its plan, writes each result as it finishes and continues where "
