@@ -116,8 +116,10 @@ def judged_claims(profile: str, store: ResultsStore | None = None) -> pd.DataFra
 def _failed_chapters(judged: pd.DataFrame) -> dict[str, str]:
     """chapter -> when its last good run was, for the chapters whose verdicts are that run's (a newer
     run of its notebook failed)."""
-    stale = judged[judged["as_of"].fillna("") != ""] if "as_of" in judged else judged.iloc[:0]
-    return {c: _utc(str(when)) for c, when in zip(stale.chapter, stale.updated)}
+    if "as_of" not in judged:
+        return {}
+    stale = judged[judged["as_of"].fillna("") != ""]   # only recorded rows are marked: they have 'updated'
+    return {c: _utc(str(when)) for c, when in zip(stale.chapter, stale.updated)} if len(stale) else {}
 
 
 def chapter_status(judged: pd.DataFrame) -> pd.DataFrame:
