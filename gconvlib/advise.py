@@ -32,6 +32,7 @@ import os
 import statistics
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -39,11 +40,17 @@ import numpy as np
 import pandas as pd
 
 from . import group_size as gs
+from .layers import ConvScheme
+from .layers.factory import kind_label
 from .measure.experiments import E2GC_VARIANTS
 
 UNITS = {"time": "ms/frame", "energy": "mJ/frame"}
-#: measured first: E2GC G = 1 (the saving's reference), a middle G and the largest; FgGC's ends
-INITIAL = ("e2gc:1", "e2gc:4", "e2gc:32", "gc:4", "gc:32")
+#: the saving's reference: E2GC G = 1 (depthwise where the layers allow)
+REFERENCE = ConvScheme("e2gc", group_size=1).text
+#: measured first: the reference, a middle G and the largest; GC's (the E2GC paper's FgGC) ends
+INITIAL = (REFERENCE, "e2gc:4", "e2gc:32", "gc:4", "gc:32")
+#: how the E2GC paper names the two families in the advice's text
+E2GC, FGGC = kind_label("e2gc", "e2gc"), kind_label("gc", "e2gc")
 #: a variant "could beat" the best measured one when its prediction minus BAND standard errors does
 BAND = 2.0
 #: seconds of the budget kept back for the last fit and the leave-one-out refits
@@ -83,23 +90,26 @@ class Measurement:
         return float(max(t) - min(t)) if len(t) >= 2 else 0.0
 
 
+@lru_cache(maxsize=None)  # called for every candidate at every step of the search
 def _family(variant: str) -> tuple[str, int]:
-    kind, _, k = variant.partition(":")
-    return kind, int(k)
+    """``"gc:8"`` -> (``gc``, 8): the family and its group parameter (G or g), as ConvScheme reads it."""
+    scheme = ConvScheme.parse(variant)
+    if scheme.kind not in gs.FAMILIES:
+        raise ValueError(f"{variant!r} is not an E2GC or GC variant (e2gc:<G> or gc:<g>)")
+    return scheme.kind, scheme.k
 
 
 def candidates_for(model: str, input_size: int) -> list[str]:
     """The paper's variants (:data:`gconvlib.measure.experiments.E2GC_VARIANTS`) the model's grouped
     layers allow; ValueError, in one line, for a model without E2GC / FgGC variants."""
     try:
-        allowed = {"e2gc": set(gs.valid_ks(model, "e2gc", input_size)),
-                   "gc": set(gs.valid_ks(model, "fggc", input_size))}
+        allowed = {fam: set(gs.valid_ks(model, fam, input_size)) for fam in gs.FAMILIES}
     except Exception as e:  # noqa: BLE001 - any failure to build the variants means: not an E2GC model
         first = str(e).splitlines()[0] if str(e) else ""
-        raise ValueError(f"{model} has no E2GC/FgGC variants to compare ({type(e).__name__}: {first}); "
+        raise ValueError(f"{model} has no {E2GC}/{FGGC} variants to compare ({type(e).__name__}: {first}); "
                          "advise works for mobilenet_v1, resnext50") from None
     out = [v for v in E2GC_VARIANTS if _family(v)[1] in allowed[_family(v)[0]]]
-    if not any(v.startswith("e2gc:") for v in out):
+    if not any(_family(v)[0] == "e2gc" for v in out):
         raise ValueError(f"{model}: none of the paper's group sizes divides its grouped layers")
     return out
 
@@ -209,7 +219,7 @@ class Advice:
         return m.value(self.metric) if m is not None and m.ok(self.metric) else math.nan
 
     def _best(self, family: str, values: dict) -> str | None:
-        got = {v: x for v, x in values.items() if v.startswith(family + ":") and math.isfinite(x)}
+        got = {v: x for v, x in values.items() if _family(v)[0] == family and math.isfinite(x)}
         return min(got, key=got.get) if got else None
 
     @property
@@ -221,7 +231,8 @@ class Advice:
         return self._best("e2gc", {v: self._value(v) for v in self.measured})
 
     @property
-    def fggc_best(self) -> str | None:
+    def gc_best(self) -> str | None:
+        """The measured best GC variant (the E2GC paper's FgGC)."""
         return self._best("gc", {v: self._value(v) for v in self.measured})
 
     def saving_pct(self, against: str | None, predicted: bool) -> float:
@@ -242,10 +253,11 @@ class Advice:
         best = self.measured_best
         if best is None:
             return []
-        sizes = sorted(_family(v)[1] for v, m in self.measured.items() if v.startswith("e2gc:") and m.ok(self.metric))
+        sizes = sorted(_family(v)[1] for v, m in self.measured.items()
+                       if _family(v)[0] == "e2gc" and m.ok(self.metric))
         i = sizes.index(_family(best)[1])
         b = self.measured[best]
-        near = [f"e2gc:{G}" for G in sizes[max(i - 1, 0):i] + sizes[i + 1:i + 2]]
+        near = [ConvScheme("e2gc", group_size=G).text for G in sizes[max(i - 1, 0):i] + sizes[i + 1:i + 2]]
         return sorted([best] + [v for v in near if self._value(v) - b.value(self.metric)
                                 <= max(b.spread(self.metric), self.measured[v].spread(self.metric))],
                       key=lambda v: _family(v)[1])
@@ -255,7 +267,7 @@ class Advice:
         "G = 8: outside its measured neighbours' spread"."""
         tied = self.tied()
         if not tied:
-            return "no E2GC variant measured"
+            return f"no {E2GC} variant measured"
         ks = [str(_family(v)[1]) for v in tied]
         sizes = ks[0] if len(ks) == 1 else f"{', '.join(ks[:-1])} or {ks[-1]}"
         return f"G = {sizes}: " + ("within noise" if len(tied) > 1 else "outside its measured neighbours' spread")
@@ -286,12 +298,12 @@ class Advice:
     def summary_line(self) -> str:
         g = lambda v: _family(v)[1] if v else "nan"  # noqa: E731
         return (f"recommended_G={g(self.recommended)} measured_best_G={g(self.measured_best)} "
-                f"predicted_saving_pct={self.saving_pct('e2gc:1', True):.1f} "
-                f"measured_saving_pct={self.saving_pct('e2gc:1', False):.1f} loo_error_pct={self.loo_error_pct:.1f}")
+                f"predicted_saving_pct={self.saving_pct(REFERENCE, True):.1f} "
+                f"measured_saving_pct={self.saving_pct(REFERENCE, False):.1f} loo_error_pct={self.loo_error_pct:.1f}")
 
     def lines(self) -> list[str]:
         r = self.state.row
-        rec, fg = self.recommended, self.fggc_best
+        rec, fg = self.recommended, self.gc_best
         out = [f"{self.model} on {self.device}, B = {self.batch_size}, {self.input_size} px: {self.metric} "
                f"({self.unit}); {len(self.order)} variants measured by the search ({self.new} now, "
                f"{self.cached} read from the store); stopped: {self.stop_reason}",
@@ -299,10 +311,10 @@ class Advice:
                f"fit: beta = {r['beta']:.3f} +- {r['beta_se']:.3f}, scale = {r['scale']:.4g} +- {r['scale_se']:.2g}, "
                f"offset = {r['offset_mj']:.4g} +- {r['offset_se']:.2g} {self.unit}; in-sample R^2 {r['r2']:.3f}; "
                f"leave-one-out error {self.loo_error_pct:.1f} %",
-               f"recommended: E2GC G = {_family(rec)[1]}; saving against G = 1: predicted "
-               f"{self.saving_pct('e2gc:1', True):.1f} %, measured {self.saving_pct('e2gc:1', False):.1f} %"
-               + (f"; against FgGC's best measured g = {_family(fg)[1]}: predicted {self.saving_pct(fg, True):.1f} %, "
-                  f"measured {self.saving_pct(fg, False):.1f} %" if fg else ""),
+               f"recommended: {E2GC} G = {_family(rec)[1]}; saving against G = 1: predicted "
+               f"{self.saving_pct(REFERENCE, True):.1f} %, measured {self.saving_pct(REFERENCE, False):.1f} %"
+               + (f"; against {FGGC}'s best measured g = {_family(fg)[1]}: predicted "
+                  f"{self.saving_pct(fg, True):.1f} %, measured {self.saving_pct(fg, False):.1f} %" if fg else ""),
                f"measured best: {self.noise_note()}"]
         layer = self.per_layer_note()
         if layer:
@@ -364,7 +376,7 @@ def search(model: str, measure: Callable[[list], tuple[list, int]], *, batch_siz
             break
         say(f"next: {nxt} (predicted {state.mu[nxt]:.4g} +- {state.se[nxt]:.2g})")
         order.extend(m.variant for m in take([nxt]))
-    rec = min((v for v in candidates if v.startswith("e2gc:")), key=lambda v: state.mu[v])
+    rec = min((v for v in candidates if _family(v)[0] == "e2gc"), key=lambda v: state.mu[v])
     extra = [v for v in candidates if v not in measured] if complete else ([rec] if rec not in measured else [])
     if extra and affordable():
         take(extra)  # checked against, not fitted: the recommendation stays the search's
@@ -508,7 +520,7 @@ def other_devices(root: Path | str | None = None) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=columns)
     rows = pd.concat(frames, ignore_index=True)
-    rows = rows[rows["scheme"].isin(["e2gc", "gc"])]
+    rows = rows[rows["scheme"].isin(gs.FAMILIES)]
     ms = pd.to_numeric(rows["ms_fastest"], errors="coerce")
     epf = pd.to_numeric(rows.get("epf_total_mj", pd.Series(index=rows.index, dtype=float)), errors="coerce")
     B = rows["batch_size"].astype(int)

@@ -19,18 +19,19 @@ from gconvlib.layers import ConvScheme
 from gconvlib.models import create_model
 
 SMALL = gs.Layer(m=4, n=8, d_k=3, h=2, w=2)
-MOBILENET_VARIANTS = [("e2gc", G) for G in (1, 2, 4, 8, 16, 32)] + [("fggc", g) for g in (2, 4, 8, 16, 32)]
+MOBILENET_VARIANTS = [("e2gc", G) for G in (1, 2, 4, 8, 16, 32)] + [("gc", g) for g in (2, 4, 8, 16, 32)]
 
 
 def _printed(model, scheme, k, quantity):
     from gconvlib.paper import load_values
 
-    v = load_values("e2gc", model=model, scheme=scheme, quantity=quantity)
+    # values.csv keeps the E2GC paper's name for GC (FgGC, written fggc)
+    v = load_values("e2gc", model=model, scheme={"gc": "fggc"}.get(scheme, scheme), quantity=quantity)
     return float(v.loc[v["k"] == k, "value"].iloc[0])
 
 
 def _hook_stats(model, scheme, k):
-    sc = ConvScheme("e2gc", group_size=k) if scheme == "e2gc" else ConvScheme("fggc", groups=k)
+    sc = ConvScheme("e2gc", group_size=k) if scheme == "e2gc" else ConvScheme("gc", groups=k)
     with torch.device("meta"):
         net = create_model(model, scheme=sc)
     return layer_stats(net)
@@ -84,7 +85,7 @@ def test_grouped_layers_are_found_by_comparison_not_by_name():
     assert all(L.d_k == 3 and L.m == L.n for L in gs.grouped_layers("mobilenet_v1"))
 
 
-@pytest.mark.parametrize("variant", [("e2gc", 1), ("e2gc", 4), ("e2gc", 32), ("fggc", 2), ("fggc", 32)])
+@pytest.mark.parametrize("variant", [("e2gc", 1), ("e2gc", 4), ("e2gc", 32), ("gc", 2), ("gc", 32)])
 def test_formulas_equal_hook_counts_on_every_grouped_layer_of_mobilenet(mobilenet_hooks, variant):
     stats = [s for s in mobilenet_hooks[variant] if s.name in {L.name for L in gs.grouped_layers("mobilenet_v1")}]
     assert len(stats) == 13
@@ -111,16 +112,16 @@ def test_variant_counts_equal_hooks_on_every_layer(mobilenet_hooks):
 
 
 def test_variant_counts_equal_hooks_resnext_g32():
-    stats = _hook_stats("resnext50", "fggc", 32)
-    df = gs.variant_counts("resnext50", "fggc", 32)
+    stats = _hook_stats("resnext50", "gc", 32)
+    df = gs.variant_counts("resnext50", "gc", 32)
     assert list(df["macs"]) == [s.macs for s in stats] and list(df["params"]) == [s.params for s in stats]
-    assert round(df["macs"].sum() / 1e9, 2) == _printed("resnext50", "fggc", 32, "macs")  # Table IV, in G
+    assert round(df["macs"].sum() / 1e9, 2) == _printed("resnext50", "gc", 32, "macs")  # Table IV, in G
 
 
 def test_valid_ks():
     assert gs.valid_ks("mobilenet_v1", "e2gc") == [1, 2, 4, 8, 16, 32]
     assert gs.valid_ks("resnext50", "e2gc")[-1] == 128
-    assert 3 not in gs.valid_ks("mobilenet_v1", "fggc")
+    assert 3 not in gs.valid_ks("mobilenet_v1", "gc")
 
 
 # -- cost model and the balance equations --------------------------------------------------
@@ -215,12 +216,12 @@ def test_eq2_on_real_shapes_resnext_constant_mobilenet_alternates():
 
 def test_network_epf_is_offset_plus_scaled_layer_sum():
     c = gs.Constants(beta=1.3, scale=2e-4, offset=100.0)
-    df = gs.variant_counts("mobilenet_v1", "fggc", 8)
+    df = gs.variant_counts("mobilenet_v1", "gc", 8)
     s = np.sum(df["macs"] ** (1 - 1.3) * (df["activations"] + df["params"] / 4) ** 1.3)
     assert gs.network_epf("mobilenet_v1", "gc", 8, c, 4) == pytest.approx(100 + 2e-4 * s, rel=1e-12)
     grouped = df[df["grouped"]]
     s_g = np.sum(grouped["macs"] ** (1 - 1.3) * (grouped["activations"] + grouped["params"] / 4) ** 1.3)
-    assert gs.network_epf("mobilenet_v1", "fggc", 8, c, 4, layers="grouped") == pytest.approx(100 + 2e-4 * s_g)
+    assert gs.network_epf("mobilenet_v1", "gc", 8, c, 4, layers="grouped") == pytest.approx(100 + 2e-4 * s_g)
 
 
 # -- fitting on synthetic data --------------------------------------------------------------
@@ -296,7 +297,7 @@ def test_predicted_optimum_equals_generating_optimum():
     frame = _synthetic()
     fit = gs.fit_epf(frame)
     opt = gs.optimum_table(frame, fit).set_index("scheme")
-    for scheme in ("e2gc", "fggc"):
+    for scheme in ("e2gc", "gc"):
         truth = gs.network_curves("mobilenet_v1", TRUE, 4, scheme)
         assert opt.loc[scheme, "predicted_k_extended"] == truth.loc[truth["epf_model_mj"].idxmin(), "k"]
         measured = frame[frame["scheme"] == scheme].set_index("k")["epf"]
@@ -312,12 +313,44 @@ def test_leave_one_out_noise_free_is_exact():
 
 
 def test_normalize_frame_accepts_reference_style_columns():
-    raw = pd.DataFrame(dict(model=["mobilenet_v1"] * 3, scheme=["gc", "standard", "e2gc"], k=[8, None, 4],
-                            batch_size=[4, 4, 4], device=["H200"] * 3, epf_total_mj=[1.0, 2.0, np.nan]))
+    # fggc (the E2GC paper's name) and gc are one family; gc2l is not compared by the model: dropped
+    raw = pd.DataFrame(dict(model=["mobilenet_v1"] * 5, scheme=["gc", "standard", "e2gc", "FgGC", "gc2l"],
+                            k=[8, None, 4, 16, 4], batch_size=[4] * 5, device=["H200"] * 5,
+                            epf_total_mj=[1.0, 2.0, np.nan, 3.0, 4.0]))
     df = gs.normalize_frame(raw, value="epf_total_mj")
-    assert df[["scheme", "k"]].values.tolist() == [["fggc", 8], ["fggc", 1]]
+    assert df[["scheme", "k"]].values.tolist() == [["gc", 8], ["gc", 1], ["gc", 16]]
+    alone = gs.normalize_frame(raw.iloc[[1]], value="epf_total_mj")  # standard with no gc row beside it
+    assert alone[["scheme", "k"]].values.tolist() == [["gc", 1]]
     with pytest.raises(ValueError):
         gs.normalize_frame(raw.drop(columns="device"), value="epf_total_mj")
+
+
+def test_one_scheme_vocabulary():
+    """The group-size code names the families as ConvScheme does: fggc reads as gc, and both give
+    the same network (one cache entry, one curve)."""
+    assert [gs.scheme_kind(s) for s in ("gc", "fggc", "FGGC", "e2gc")] == ["gc", "gc", "gc", "e2gc"]
+    for bad in ("gc2l", "standard", "gc:8", "fg"):
+        with pytest.raises(ValueError, match="scheme must be one of e2gc, gc"):
+            gs.scheme_kind(bad)
+    a, b = gs.variant_counts("mobilenet_v1", "fggc", 8), gs.variant_counts("mobilenet_v1", "gc", 8)
+    assert set(a["scheme"]) == {"gc"} and a.equals(b)
+    curve = gs.network_curves("mobilenet_v1", gs.Constants(beta=1.5), 4, scheme="fggc")
+    assert set(curve["scheme"]) == {"gc"} and list(curve["k"]) == gs.valid_ks("mobilenet_v1", "gc")
+
+
+def test_paper_frame_converts_the_papers_name_once():
+    """values.csv writes FgGC as fggc (read here with the csv module, not paper.py); the EPF frame has
+    every such row as gc and no other name."""
+    import csv
+
+    from gconvlib.paper import values_path
+
+    with open(values_path(), newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["paper"] == "e2gc" and r["quantity"] == "epf"]
+    frame = gs.paper_epf_frame()
+    assert set(frame["scheme"]) == {"e2gc", "gc"}
+    assert (frame["scheme"] == "gc").sum() == sum(r["scheme"] == "fggc" for r in rows) > 0
+    assert (frame["scheme"] == "e2gc").sum() == sum(r["scheme"] == "e2gc" for r in rows) > 0
 
 
 # -- the paper's P100 / P4000 tables --------------------------------------------------------
@@ -378,8 +411,8 @@ def test_optimum_table_on_paper(paper_fit):
     # FgGC MobileNet-V1 always g = 8; ResNeXt-50 P100 B=1 g = 16
     assert (opt.loc[opt["scheme"] == "e2gc", "measured_k"] == 32).all()
     assert opt.loc[opt["scheme"] == "e2gc", "measured_at_edge"].all()
-    assert (opt.loc[(opt["scheme"] == "fggc") & (opt["model"] == "mobilenet_v1"), "measured_k"] == 8).all()
-    one = opt[(opt["model"] == "resnext50") & (opt["scheme"] == "fggc") & (opt["device"] == "P100")
+    assert (opt.loc[(opt["scheme"] == "gc") & (opt["model"] == "mobilenet_v1"), "measured_k"] == 8).all()
+    one = opt[(opt["model"] == "resnext50") & (opt["scheme"] == "gc") & (opt["device"] == "P100")
               & (opt["batch_size"] == 1)].iloc[0]
     assert (one["measured_k"], one["measured_epf"]) == (16, 1131.0)
 

@@ -19,6 +19,8 @@ import pandas as pd
 
 from .. import group_size as gs
 from ..complexity import layer_stats
+from ..layers import ConvScheme
+from ..layers.factory import kind_label
 from ..models import ModelSpec
 from ..store import ResultsStore
 from ._base import EXACT, MEASURED_HERE, SCALED, ChapterResult
@@ -26,6 +28,9 @@ from ._claims import judge_chapter
 
 NAME = "e2gc_group_size"
 MODELS = ("mobilenet_v1", "resnext50")
+#: the two families as the E2GC paper names them (GC is its FgGC), with their group parameter's letter
+FAMILY = {fam: (kind_label(fam, "e2gc"), "G" if fam == "e2gc" else "g") for fam in gs.FAMILIES}
+AXIS = " or ".join(f"{letter} ({name})" for name, letter in FAMILY.values())  # "G (E2GC) or g (FgGC)"
 FIT_COLUMNS = ["device", "model", "batch_size", "beta", "beta_se", "scale", "scale_se", "offset_mj", "offset_se",
                "r2", "mape_pct", "beta_in_paper_range", "offset_nonneg"]
 
@@ -79,9 +84,11 @@ def run(profile: str = "quick", layer_m: int = 512, layer_n: int = 512, layer_ke
     r.add_table("fit", _scientific(fit[["source", *FIT_COLUMNS]], ("scale", "scale_se")),
                 "Constants fitted by least squares, per "
                 f"({', '.join(by)}), with standard errors; beta_in_paper_range: the paper allows 0 < beta <= 1")
-    r.add_table("optimum", optimum[["source", "device", "batch_size", "model", "scheme", "ks", "measured_k",
-                                    "predicted_k", "agree", "predicted_k_extended", "extended_range"]],
-                "Optimum group parameter (G for E2GC, g for FgGC): printed minimum vs the fitted model's")
+    shown = optimum.assign(scheme=optimum.scheme.map(lambda kind: FAMILY[kind][0]))  # as the paper names them
+    r.add_table("optimum", shown[["source", "device", "batch_size", "model", "scheme", "ks", "measured_k",
+                                  "predicted_k", "agree", "predicted_k_extended", "extended_range"]],
+                f"Optimum group parameter ({', '.join(f'{letter} for {name}' for name, letter in FAMILY.values())}): "
+                "printed minimum vs the fitted model's")
     r.add_table("loo", loo, "Leave-one-variant-out: mean absolute % error of the model predicting a left-out "
                 "variant, against two baselines (mean of the others; a line in MACs)")
     agree = optimum[optimum.source == "paper (quoted)"]
@@ -147,8 +154,9 @@ def _here(r: ChapterResult, model, device, input_size, batch_size, budget_s, win
                 f"gconv advise {model} --device {device} --input-size {advice.input_size} --batch-size {batch_size} "
                 f"on {advice.device} ({kind}): each variant's {advice.metric} per frame, the order the search measured "
                 "them in (empty: measured afterwards for the check), and the model fitted to the search's measurements")
-    row, rec, best, fg = advice.state.row, advice.recommended, advice.measured_best, advice.fggc_best
-    G = lambda v: v.split(":")[1] if v else "none"  # noqa: E731
+    row, rec, best, fg = advice.state.row, advice.recommended, advice.measured_best, advice.gc_best
+    G = lambda v: ConvScheme.parse(v).k if v else "none"  # noqa: E731
+    e2gc, fggc = FAMILY["e2gc"][0], FAMILY["gc"][0]
     threads_text = f", {threads} thread(s)" if device == "cpu" and threads else ""
     full = len([v for v in advice.candidates if v in advice.measured])
     r.notes["here"] = "\n\n".join(x for x in [
@@ -165,12 +173,12 @@ def _here(r: ChapterResult, model, device, input_size, batch_size, budget_s, win
         f"({', '.join(advice.order)}) and stopped: {advice.stop_reason}. **Fit** (to those): beta = "
         f"{row['beta']:.2f} ± {row['beta_se']:.2f}, scale = {row['scale']:.3g} ± {row['scale_se']:.2g}, offset = "
         f"{row['offset_mj']:.3g} ± {row['offset_se']:.2g} {unit}; leave-one-out error {advice.loo_error_pct:.1f} %.",
-        f"**Recommendation: E2GC G = {G(rec)}**; saving against G = 1: predicted "
-        f"{advice.saving_pct('e2gc:1', True):.1f} %, measured {advice.saving_pct('e2gc:1', False):.1f} %"
-        + (f"; against FgGC's best g = {G(fg)}: predicted {advice.saving_pct(fg, True):.1f} %, measured "
+        f"**Recommendation: {e2gc} G = {G(rec)}**; saving against G = 1: predicted "
+        f"{advice.saving_pct(AD.REFERENCE, True):.1f} %, measured {advice.saving_pct(AD.REFERENCE, False):.1f} %"
+        + (f"; against {fggc}'s best g = {G(fg)}: predicted {advice.saving_pct(fg, True):.1f} %, measured "
            f"{advice.saving_pct(fg, False):.1f} %" if fg else "") + ".",
         f"**Check against the measured best** ({full} of {len(advice.candidates)} variants measured): the fastest "
-        f"E2GC variant is G = {G(best)} ({advice.noise_note()}); the recommendation "
+        f"{e2gc} variant is G = {G(best)} ({advice.noise_note()}); the recommendation "
         + ("is the measured best." if rec == best else f"G = {G(rec)} is not the measured best"
            + (", but within noise of it." if rec in advice.tied() else ", and not within noise of it.")),
         advice.per_layer_note() or "",
@@ -207,9 +215,9 @@ def _other_devices(r: ChapterResult, root) -> None:
     r.data["others"] = advices
     r.add_table("other_devices", pd.DataFrame([dict(
         folder=f, device=a.device, model=a.model, batch_size=a.batch_size, input_px=a.input_size, metric=a.metric,
-        variants=len(a.measured), recommended_G=a.recommended.split(":")[1],
-        measured_best_G=a.measured_best.split(":")[1] if a.measured_best else None,
-        saving_vs_G1_pct=a.saving_pct("e2gc:1", False), loo_error_pct=a.loo_error_pct) for f, a in advices],
+        variants=len(a.measured), recommended_G=str(ConvScheme.parse(a.recommended).k),
+        measured_best_G=str(ConvScheme.parse(a.measured_best).k) if a.measured_best else None,
+        saving_vs_G1_pct=a.saving_pct(AD.REFERENCE, False), loo_error_pct=a.loo_error_pct) for f, a in advices],
         columns=["folder", "device", "model", "batch_size", "input_px", "metric", "variants", "recommended_G",
                  "measured_best_G", "saving_vs_G1_pct", "loo_error_pct"]),
         "Other devices: the advice their contributed results give (data/results/reference/<device>/, written "
@@ -227,10 +235,14 @@ def _here_figure(advice, others):
     its own E2GC G = 1 (this machine and every contributed one)."""
     import matplotlib.pyplot as plt
 
+    from ..advise import REFERENCE
+
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.4))
-    for fam, color, name in (("e2gc", "C0", "E2GC (G)"), ("gc", "C1", "FgGC (g)")):
-        vs = [v for v in advice.candidates if v.startswith(fam + ":")]
-        ks = [int(v.split(":")[1]) for v in vs]
+    schemes = {v: ConvScheme.parse(v) for v in advice.candidates}
+    for i, (fam, (name, letter)) in enumerate(FAMILY.items()):
+        color, name = f"C{i}", f"{name} ({letter})"
+        vs = [v for v, sc in schemes.items() if sc.kind == fam]
+        ks = [schemes[v].k for v in vs]
         meas = [advice.measured[v].value(advice.metric) if v in advice.measured else float("nan") for v in vs]
         a.plot(ks, meas, "o", color=color, label=f"{name} measured")
         a.plot(ks, [advice.state.mu[v] for v in vs], "-", color=color, lw=1, label=f"{name} fitted")
@@ -241,16 +253,17 @@ def _here_figure(advice, others):
     a.legend(fontsize=7)
     for i, (name, adv) in enumerate([("this machine", advice), *others]):
         vs = [v for v in adv.candidates
-              if v.startswith("e2gc:") and v in adv.measured and adv.measured[v].ok(adv.metric)]
-        base = adv.measured.get("e2gc:1")
+              if ConvScheme.parse(v).kind == "e2gc" and v in adv.measured and adv.measured[v].ok(adv.metric)]
+        base = adv.measured.get(REFERENCE)
         if base is None or not base.ok(adv.metric):
             continue
-        b.plot([int(v.split(":")[1]) for v in vs], [adv.measured[v].value(adv.metric) / base.value(adv.metric)
+        b.plot([ConvScheme.parse(v).k for v in vs], [adv.measured[v].value(adv.metric) / base.value(adv.metric)
                                                      for v in vs], "o-", color=f"C{i}", ms=3,
                label=f"{name} ({adv.device}, {adv.metric})")
     b.set_xscale("log", base=2)
     b.set_xticks([1, 2, 4, 8, 16, 32], ["1", "2", "4", "8", "16", "32"])
-    b.set(xlabel="E2GC G", ylabel="cost / cost at G = 1", title="E2GC per device (measured)")
+    b.set(xlabel=f"{FAMILY['e2gc'][0]} G", ylabel="cost / cost at G = 1",
+          title=f"{FAMILY['e2gc'][0]} per device (measured)")
     b.legend(fontsize=7)
     fig.tight_layout()
     plt.close(fig)  # shown once, by the notebook's display (no second copy from the inline backend)
@@ -259,14 +272,15 @@ def _here_figure(advice, others):
 
 def _failures(fit: pd.DataFrame, optimum: pd.DataFrame) -> str:
     inside = int(fit.beta_in_paper_range.sum())
-    fg = optimum[optimum.scheme == "fggc"]
+    fg, e2 = optimum[optimum.scheme == "gc"], optimum[optimum.scheme == "e2gc"]
+    fggc, e2gc = FAMILY["gc"][0], FAMILY["e2gc"][0]
     return (f"**Where the model fails.** With beta free, {inside} of {len(fit)} fits land inside the paper's "
             f"range 0 < beta <= 1 (fitted beta {fit.beta.min():.2f} to {fit.beta.max():.2f}); "
             f"{int((~fit.offset_nonneg).sum())} fits need a negative offset (energy below zero for an empty "
-            f"network), which no physical reading allows. It places the FgGC optimum where the paper measured it "
-            f"in {int(fg.agree.sum())} of {len(fg)} device/batch/model cases; the E2GC optimum (G = 32, the edge "
-            f"of the printed grid) it reproduces in {int(optimum[optimum.scheme == 'e2gc'].agree.sum())} of "
-            f"{int((optimum.scheme == 'e2gc').sum())}, which a model whose cost just falls with G would too.")
+            f"network), which no physical reading allows. It places the {fggc} optimum where the paper measured it "
+            f"in {int(fg.agree.sum())} of {len(fg)} device/batch/model cases; the {e2gc} optimum (G = 32, the edge "
+            f"of the printed grid) it reproduces in {int(e2.agree.sum())} of {len(e2)}, which a model whose cost "
+            "just falls with G would too.")
 
 
 def _fit_figure(frames: dict, fit: pd.DataFrame, by):
@@ -283,16 +297,16 @@ def _fit_figure(frames: dict, fit: pd.DataFrame, by):
         for j, b in enumerate(batches):
             ax = axes[i][j]
             part = data[(data.device == device) & (data.model == model) & (data.batch_size == b)]
-            for scheme, style, name in (("e2gc", "s", "E2GC"), ("fggc", "o", "FgGC")):
+            for n, (scheme, (name, _)) in enumerate(FAMILY.items()):
                 s = part[part.scheme == scheme].sort_values("k")
-                ax.plot(s.k, s.epf, style, color="C0" if scheme == "e2gc" else "C1", label=f"{name} printed")
-                ax.plot(s.k, s.predicted, "-", color="C0" if scheme == "e2gc" else "C1", lw=1, label=f"{name} model")
+                ax.plot(s.k, s.epf, "so"[n], color=f"C{n}", label=f"{name} printed")
+                ax.plot(s.k, s.predicted, "-", color=f"C{n}", lw=1, label=f"{name} model")
             ax.set_xscale("log", base=2)
             ax.set_xticks([1, 2, 4, 8, 16, 32], ["1", "2", "4", "8", "16", "32"])
             ax.set_title(f"{model}, {device}, B={b}", fontsize=8)
             ax.tick_params(labelsize=7)
     axes[0][0].legend(fontsize=6)
-    fig.supxlabel("G (E2GC) or g (FgGC)")
+    fig.supxlabel(AXIS)
     fig.supylabel("EPF (mJ)")
     fig.tight_layout()
     plt.close(fig)  # shown once, by the notebook's display (no second copy from the inline backend)
@@ -309,15 +323,15 @@ def grid_figure(model: str = "mobilenet_v1", betas=(0.5, 1.0, 1.5, 2.0), batch_s
     for i, b in enumerate(batch_sizes):
         for j, beta in enumerate(betas):
             ax = axes[i][j]
-            for scheme, color in (("e2gc", "C0"), ("fggc", "C1")):
+            for n, (scheme, (name, letter)) in enumerate(FAMILY.items()):
                 part = gs.network_curves(model, gs.Constants(beta=beta), b, scheme=scheme)
-                ax.plot(part.k, part.epf_model_mj / part.epf_model_mj.min(), "o-", color=color, ms=3,
-                        label="E2GC (G)" if scheme == "e2gc" else "FgGC (g)")
+                ax.plot(part.k, part.epf_model_mj / part.epf_model_mj.min(), "o-", color=f"C{n}", ms=3,
+                        label=f"{name} ({letter})")
             ax.set_xscale("log", base=2)
             ax.set_title(f"beta = {beta}, B = {b}", fontsize=8)
             ax.tick_params(labelsize=7)
     axes[0][0].legend(fontsize=7)
-    fig.supxlabel("G (E2GC) or g (FgGC)")
+    fig.supxlabel(AXIS)
     fig.supylabel(f"{model}: model EPF / its minimum")
     fig.tight_layout()
     plt.close(fig)  # shown once, by the notebook's display (no second copy from the inline backend)
@@ -339,9 +353,9 @@ def interactive(model: str = "mobilenet_v1"):
             a.plot(curves.G, curves[col], "o-", label=col)
         a.set(xscale="log", yscale="log", xlabel="G", title=f"one layer, beta={beta}, B={batch_size}")
         a.legend(fontsize="small")
-        for scheme in ("e2gc", "fggc"):
+        for scheme, (name, _) in FAMILY.items():
             part = gs.network_curves(model, gs.Constants(beta=beta), batch_size, scheme=scheme)
-            b.plot(part.k, part.epf_model_mj, "o-", label=scheme)
+            b.plot(part.k, part.epf_model_mj, "o-", label=name)
         b.set(xscale="log", xlabel="G or g", title=f"{model}: model EPF (arbitrary scale)")
         b.legend(fontsize="small")
         plt.show()

@@ -8,7 +8,9 @@ two places that build a real model once to read its layer shapes (:func:`model_l
 Symbols (Table I): m input fmaps, n output fmaps, d_k x d_k filter, h x w fmap, g groups,
 G = m / g group size, M_c MACs, P parameters, A activations (ifmaps + ofmaps), AI arithmetic
 intensity. The dataclass :class:`Layer` calls the kernel ``d_k`` (the issue's "k"); in data frames
-``k`` is the *group parameter* (G for ``e2gc`` rows, g for ``fggc`` rows), as in ``paper.py``.
+``k`` is the *group parameter* (G for ``e2gc`` rows, g for ``gc`` rows: the paper's FgGC, which
+``values.csv`` writes ``fggc``), as in ``paper.py``. ``scheme`` is always the canonical ConvScheme
+kind (:data:`FAMILIES`); :func:`paper_epf_frame` and :func:`normalize_frame` convert on the way in.
 
 The equations, as reconstructed from the extracted text
 ======================================================
@@ -115,12 +117,12 @@ from .equations import (PAPER_BETA_RANGE, Constants, Layer, balanced_groups, cos
                         gamma_for_group_size, layer_counts, table1, table2, tables_side_by_side)
 from .fit import bootstrap_epf, fit_epf, fit_residuals, predict_epf
 from .frames import FRAME_COLUMNS, normalize_frame, paper_epf_frame
-from .networks import (grouped_layers, model_layers, network_cost, network_curves, network_epf, per_layer_optimum,
-                       valid_ks, variant_counts)
+from .networks import (FAMILIES, grouped_layers, model_layers, network_cost, network_curves, network_epf,
+                       per_layer_optimum, scheme_kind, valid_ks, variant_counts)
 from .validation import leave_one_out, loo_summary, optimum_table
 
 __all__ = [
-    "Layer", "Constants", "PAPER_BETA_RANGE", "FRAME_COLUMNS",
+    "Layer", "Constants", "PAPER_BETA_RANGE", "FRAME_COLUMNS", "FAMILIES", "scheme_kind",
     "table1", "table2", "tables_side_by_side",
     "layer_counts", "cost_curves", "balanced_groups", "energy_optimal_group_size", "gamma_for_group_size",
     "model_layers", "grouped_layers", "variant_counts", "valid_ks",

@@ -124,8 +124,8 @@ def fit_epf(frame: pd.DataFrame, by: Sequence[str] = ("model", "device", "batch_
             layers: str = "all") -> pd.DataFrame:
     """Least-squares fit of EPF = offset + scale * sum_l M^(1-beta) (A + P/B)^beta.
 
-    ``frame``: columns model, scheme (e2gc | fggc | gc | standard), k, batch_size, device and
-    ``value`` (mJ per frame; repeats allowed). ``by``: the fit groups; beta is shared within a
+    ``frame``: columns model, scheme (e2gc | gc; fggc reads as gc, standard as gc k=1), k,
+    batch_size, device and ``value`` (mJ per frame; repeats allowed). ``by``: the fit groups; beta is shared within a
     group, offset and scale are per (model, batch size). ``beta_bounds``: the search window
     (``PAPER_BETA_RANGE`` restricts to the paper's (0, 1)).
 

@@ -1,5 +1,5 @@
-"""Real models: the layer shapes of every E2GC / FgGC variant (read once on the meta device and
-cached), the network's Eq.-1 cost summed over its layers and the EPF reading of it."""
+"""Real models: the layer shapes of every E2GC / GC (the E2GC paper's FgGC) variant (read once on
+the meta device and cached), the network's Eq.-1 cost summed over its layers and the EPF reading of it."""
 from __future__ import annotations
 
 import math
@@ -13,25 +13,33 @@ import pandas as pd
 from .equations import (Constants, Layer, _eq1_cost, balanced_groups, energy_optimal_group_size,
                         gamma_for_group_size)
 
-_SCHEMES = ("e2gc", "fggc")
-_ALIASES = {"gc": "fggc", "fggc": "fggc", "e2gc": "e2gc"}
+#: the two families the model compares, by their ConvScheme kind: E2GC (constant group size G) and
+#: GC (constant number of groups g, the E2GC paper's FgGC)
+FAMILIES = ("e2gc", "gc")
 #: the papers' ImageNet resolution: layer shapes of a frame without an ``input_size`` column
 DEFAULT_INPUT_SIZE = 224
 
 
 # -- real models --------------------------------------------------------------------------
 
+@lru_cache(maxsize=None)  # called per row in the fits' inner loops
+def scheme_kind(scheme: str) -> str:
+    """The canonical kind of a family name as :class:`~gconvlib.layers.ConvScheme` reads it
+    (``fggc`` -> ``gc``); ValueError for anything but the two :data:`FAMILIES`."""
+    from ..layers import ConvScheme
+
+    try:  # the parser owns the aliases; a family name has no number, so give it one to read
+        kind = ConvScheme.parse(f"{scheme}:1").kind
+    except ValueError:
+        kind = None
+    if kind not in FAMILIES:
+        raise ValueError(f"scheme must be one of {', '.join(FAMILIES)} (fggc reads as gc), got {scheme!r}")
+    return kind
+
+
 def _scheme(scheme: str, k: int):
     from ..layers import ConvScheme
-    s = _norm_scheme(scheme)
-    return ConvScheme("e2gc", group_size=int(k)) if s == "e2gc" else ConvScheme("fggc", groups=int(k))
-
-
-def _norm_scheme(scheme: str) -> str:
-    s = str(scheme).lower()
-    if s not in _ALIASES:
-        raise ValueError(f"scheme must be one of e2gc, fggc (or gc), got {scheme!r}")
-    return _ALIASES[s]
+    return ConvScheme.parse(f"{scheme_kind(scheme)}:{int(k)}")
 
 
 @lru_cache(maxsize=None)
@@ -78,16 +86,18 @@ def grouped_layers(model: str, input_size: int = DEFAULT_INPUT_SIZE) -> list[Lay
 
 
 def _groups_for(m: np.ndarray, n: np.ndarray, scheme: str, k: int) -> np.ndarray:
-    s = _norm_scheme(scheme)
+    s = scheme_kind(scheme)
     k = int(k)
     if s == "e2gc":
         if np.any(m % k) or np.any(k > m):
-            raise ValueError(f"E2GC G={k} does not divide every grouped layer's channels {sorted(set(m))}")
+            raise ValueError(f"{_scheme(s, k).label_for('e2gc')} does not divide every grouped layer's channels "
+                             f"{sorted(set(m))}")
         g = m // k
     else:
         g = np.full_like(m, k)
     if np.any(m % g) or np.any(n % g):
-        raise ValueError(f"{s} k={k}: groups do not divide every grouped layer ({sorted(set(m))})")
+        raise ValueError(f"{_scheme(s, k).label_for('e2gc')}: groups do not divide every grouped layer "
+                         f"({sorted(set(m))})")
     return g
 
 
@@ -104,13 +114,13 @@ def variant_counts(model: str, scheme: str, k: int, input_size: int = DEFAULT_IN
     df.loc[gm, "macs"] = n * (m // g) * d2 * hw
     df.loc[gm, "params"] = n * (m // g) * d2 + df.loc[gm, "bias"].to_numpy()
     df["G"] = df["m"] // df["groups"]
-    df.insert(0, "scheme", _norm_scheme(scheme))
+    df.insert(0, "scheme", scheme_kind(scheme))
     df.insert(1, "k", int(k))
     return df
 
 
 def valid_ks(model: str, scheme: str, input_size: int = DEFAULT_INPUT_SIZE) -> list[int]:
-    """Every k (G for e2gc, g for fggc) that the grouped layers of ``model`` allow."""
+    """Every k (G for e2gc, g for gc) that the grouped layers of ``model`` allow."""
     df = _model_layers_cached(model, input_size)
     m = df.loc[df["grouped"], "m"].to_numpy()
     n = df.loc[df["grouped"], "n"].to_numpy()
@@ -155,14 +165,14 @@ def network_cost(model: str, scheme: str, k: int, beta: float, batch_size: int =
                  layers: str = "all", input_size: int = DEFAULT_INPUT_SIZE) -> tuple[float, float]:
     """The layer sum S = sum_l M_l^(1-beta) (A_l + P_l/B)^beta of one variant and dS/dbeta (what a
     prediction's standard error needs: EPF = offset + scale * S)."""
-    return _cost_sum_and_derivative(_variant_arrays(model, _norm_scheme(scheme), int(k), int(input_size)), beta,
+    return _cost_sum_and_derivative(_variant_arrays(model, scheme_kind(scheme), int(k), int(input_size)), beta,
                                     batch_size, amortize_params, layers)
 
 
 def network_epf(model: str, scheme: str, k: int, constants: Constants, batch_size: int = 1,
                 amortize_params: bool = True, layers: str = "all", input_size: int = DEFAULT_INPUT_SIZE) -> float:
     """Model EPF (mJ) = offset + scale * alpha^beta * sum_l M_l^(1-beta) (A_l + P_l/B)^beta."""
-    s = _cost_sum(_variant_arrays(model, _norm_scheme(scheme), int(k), int(input_size)), constants.beta,
+    s = _cost_sum(_variant_arrays(model, scheme_kind(scheme), int(k), int(input_size)), constants.beta,
                   batch_size, amortize_params, layers)
     return constants.offset + constants.scale * constants.alpha ** constants.beta * s
 
@@ -172,7 +182,7 @@ def network_curves(model: str, constants: Constants, batch_size: int = 1, scheme
                    layers: str = "all", input_size: int = DEFAULT_INPUT_SIZE) -> pd.DataFrame:
     """Model EPF against k for one scheme (cached layer shapes: milliseconds after the first call).
     Columns: model, scheme, k, macs, params, eq1_cost_sum, epf_model_mj, is_min."""
-    scheme = _norm_scheme(scheme)
+    scheme = scheme_kind(scheme)
     ks = valid_ks(model, scheme, input_size) if ks is None else list(ks)
     rows = []
     for k in ks:

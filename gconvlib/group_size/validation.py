@@ -67,7 +67,7 @@ def optimum_table(frame: pd.DataFrame, fit: pd.DataFrame, value: str = "epf",
     measured_k / measured_epf: the lowest printed (measured) EPF; measured_at_edge: that k is the
     largest or smallest measured. predicted_k / predicted_epf: argmin of the fitted model over the
     same measured ks; predicted_k_extended: argmin over every k the model allows
-    (:func:`valid_ks`; for e2gc G up to the narrowest grouped layer, for fggc g >= 1).
+    (:func:`valid_ks`; for e2gc G up to the narrowest grouped layer, for gc g >= 1).
     """
     df = normalize_frame(frame, value)
     rows = []
