@@ -146,6 +146,9 @@ def test_the_scaling_note_states_a_paper_value_only_where_the_paper_gives_one():
                                  num_classes=20)])
     assert "(paper: 25)" in vgg and "batch 20 (paper: 20)" in vgg and "initial lr 0.01 (paper: not stated" in vgg
     assert "20 classes (paper: 1,120)" in vgg and "stand-in" in vgg
+    # the data set is named once, in parentheses (a sentence that names it twice read awkwardly)
+    from gconvlib.datasets.tasks import TASKS
+    assert vgg.count(TASKS["kuzushiji"].title) == 1 and f"({TASKS['kuzushiji'].title};" in vgg
 
 
 # -- the paper's column beside ours ------------------------------------------------------------
@@ -243,6 +246,6 @@ def test_a_smoke_size_chapter_runs_end_to_end_and_is_cached(monkeypatch):
     assert test_acc["std"] == pytest.approx(math.sqrt(sum((a - mean) ** 2 for a in accs) / 2))
     assert set(r.claims.chapter) == {"vgg_schemes"} and len(r.claims) == len(load_claims(chapter="vgg_schemes"))
     assert {"sanity", "Fig. 9", "losses"} <= set(r.tables)
-    assert r.tables["Fig. 9"].set_index("scheme").loc["D", "test change, paper (quoted)"] == "-3.03"
+    assert r.tables["Fig. 9"].set_index("scheme").loc["D", "test change, paper (quoted)"] == "-3.03 %"
     again = vgg_schemes.run("smoke", progress="none", **params)
     assert all(rec["cache_hit"] for rec in again.data["records"])

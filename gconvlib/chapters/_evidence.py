@@ -182,7 +182,10 @@ def scaling_note(records: Sequence[dict]) -> str:
         head = f"{what} (paper: {paper_model})" if what != paper_model else what
         title = dataset_title(spec.task)
         if data["source"] == "standin":
-            head += f" on the offline {title} stand-in (synthetic images: its accuracies say nothing about {title})"
+            # the title is a registry name ("Kuzushiji character dataset", "CIFAR-10"): kept in
+            # parentheses, the sentence reads the same whatever it is
+            head += (f" on an offline stand-in for the real data ({title}; synthetic images, whose accuracies say "
+                     "nothing about the paper's)")
         else:
             head += f" on {title}"
         parts = []
