@@ -453,9 +453,12 @@ def test_a_failed_chapters_verdicts_are_marked_on_the_summary_pages(tmp_path, mo
     assert main(["claims", "--profile", "quick", "--chapter", "vgg_complexity"]) == 0   # gconv claims
     assert f"{claim.id}: holds  ({row.as_of})" in capsys.readouterr().out.splitlines()
 
+    # an older failure whose kernel never started left a log instead of a copy: a success removes both
+    (tmp_path / "book" / "_failed" / "vgg_complexity.log").write_text("NoSuchKernel: python3\n")
     calls.clear()
     _fake_papermill(monkeypatch, calls, {"vgg_complexity": good_run})   # fixed: the marks go
     assert pipeline.run_notebooks("quick") == 0
+    assert not any((tmp_path / "book" / "_failed").iterdir())
     assert [name for name, _ in calls] == ["vgg_complexity", "index"]
     judged = summary.judged_claims("quick")
     assert set(judged.as_of) == {""} and "as_of" not in summary.chapter_status(judged)
