@@ -208,7 +208,7 @@ def test_difference_bound_per_model():
             e("wrn28_80", "standard", 4.0, 0.3), e("wrn28_80", "gc2l:4", 4.9, 0.3)]   # +0.9 +- 0.6: open
     v = judge_rows(claim, rows)
     assert v.kind == C.HOLDS_ONLY
-    assert v.reason.startswith("wrn28_40; not at wrn28_60: +2.00 points vs at most 1.0; inconclusive at wrn28_80")
+    assert v.reason.startswith("wrn28_40; not at wrn28_60: +2.00 percentage points vs at most 1.0; inconclusive at wrn28_80")
 
 
 def test_printed_difference_in_points():
@@ -219,7 +219,7 @@ def test_printed_difference_in_points():
 
     assert judge_rows(claim, [acc("baseline", 80.0), acc("E", 76.5)]) == Verdict("holds")
     v = judge_rows(claim, [acc("baseline", 80.0), acc("E", 78.0)])
-    assert v == Verdict("holds only", "direction; 2.00 points vs printed 4.04 %")  # the paper writes "by 4.04%"
+    assert v == Verdict("holds only", "direction; 2.00 percentage points vs printed 4.04 %")  # the paper writes "by 4.04%"
 
 
 # ------------------------------------------------------------------ extremum, trend, slopes, between

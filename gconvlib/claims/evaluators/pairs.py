@@ -220,7 +220,7 @@ def ev_gain_pct(ctx: Ctx) -> list[Check]:
             r = sa.value / sb.value
             gain, sig = 100 * (r - 1), 100 * abs(r) * rel_pooled(sa, sb)
             v = size_rule(args, ctx.paper_side, gain, sig, ptext, [sa, sb])
-            shown = f"relative gain {gain:.2f} % vs printed {ptext} % (absolute {sa.value - sb.value:+.2f} points)"
+            shown = f"relative gain {gain:.2f} % vs printed {ptext} % (absolute {sa.value - sb.value:+.2f} percentage points)"
             checks.append(Check(c.label(item), v, shown, sa.cells + sb.cells))
     return checks
 
@@ -257,7 +257,8 @@ def ev_difference(ctx: Ctx) -> list[Check]:
                     rel = 100 * d / sa.value if sa.value else math.nan
                     if reading == "relative":
                         d, rel = rel, d
-                unit = " points" if reading == "points" else " %"
+                # a difference of two values in % is in percentage points; the papers print "%"
+                unit = " percentage points" if reading == "points" else " %"
                 other = f"; relative reading {rel:.2f} %" if rel is not None and args.get("also_relative") else ""
                 if size is not None:
                     v = size_rule(args, ctx.paper_side, d, sig, size[0], stats, unit=unit)
