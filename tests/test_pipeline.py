@@ -518,3 +518,22 @@ def test_install_tries_apt_then_playwright_and_uses_what_it_got(no_browsers, tmp
     monkeypatch.delenv("GCONV_CHROMIUM_INSTALL", raising=False)
     assert no_browsers.main(["--install"]) == 0
     assert tried == ["apt", "playwright"]
+
+
+def test_relay_in_a_log_throttles_a_nested_bars_redraws():
+    """A nested bar (position=1) redraws as "\\n", "\\r", text, cursor-up, many times a second:
+    in a log its "\\n" is a redraw, so it shows at most once every ``every_s`` and its final
+    state once when it is cleared, not one line per redraw."""
+    out, clock = io.StringIO(), _Clock()
+    relay = pipeline.Relay(out, tty=False, every_s=10, clock=clock)
+    for i in range(1, 101):                       # 25 s of redraws, 4 per second
+        clock.t = i * 0.25
+        relay.stderr.write(f"\n\rrun 1: {i:3d}%|#| {i}/100 img [00:01<00:01, 6img/s]\x1b[A")
+    relay.stderr.write("\n\r" + " " * 40 + "\x1b[A")   # leave=False clears it
+    relay.stderr.write("\rruns 1/1 |##########| [00:25<00:00]\n")
+    relay.finish()
+    lines = out.getvalue().splitlines()
+    runs = [line for line in lines if line.startswith("    run 1:")]
+    assert 2 <= len(runs) <= 4, lines
+    assert runs[-1].startswith("    run 1: 100%")
+    assert lines[-1] == "    runs 1/1 |##########| [00:25<00:00]"

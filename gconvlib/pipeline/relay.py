@@ -44,6 +44,11 @@ class Relay:
         self.cut = None                         # terminal: the stream whose line was ended for another
         self.line = {"stdout": "", "stderr": ""}   # log: each stream's line (its latest redraw)
         self.shown = {"stdout": None, "stderr": None}  # log: when a redraw was last shown
+        # log: a nested bar (tqdm position >= 1) redraws as "\n", "\r", text, cursor-up; its "\n"
+        # is a redraw, not a line end. `moved`: the stream's last text moved the cursor back up;
+        # `pending`: such a bar's latest state, logged when the bar is cleared (its final state).
+        self.moved = {"stdout": False, "stderr": False}
+        self.pending = {"stdout": None, "stderr": None}
         self.stdout, self.stderr = _RelayStream(self, "stdout"), _RelayStream(self, "stderr")
 
     def write(self, stream: str, text: str) -> None:
@@ -82,19 +87,34 @@ class Relay:
             self.owner, self.col0 = stream, False
 
     def _log(self, stream: str, piece: str) -> None:
-        if piece in ("\n", "\r\n"):
+        if piece in ("\n", "\r\n") and not self.moved[stream]:
+            self._flush_pending(stream)
             self._log_line(stream, self.line[stream])
             self.line[stream], self.shown[stream] = "", None
-        elif piece == "\r":
+        elif piece in ("\n", "\r\n", "\r"):    # a redraw (of a nested bar, for "\n")
+            text = self.line[stream]
+            if self.moved[stream]:
+                if text.strip():
+                    self.pending[stream] = text
+                elif text:                          # spaces: tqdm cleared the bar (leave=False)
+                    self._flush_pending(stream)
             now, last = self.clock(), self.shown[stream]
             if last is None:
                 self.shown[stream] = now
-            elif now - last >= self.every_s and self.line[stream].strip():
-                self._log_line(stream, self.line[stream])
+            elif now - last >= self.every_s and text.strip():
+                self._log_line(stream, text)
                 self.shown[stream] = now
+                if self.moved[stream]:
+                    self.pending[stream] = None
             self.line[stream] = ""
         else:
+            self.moved[stream] = bool(_CURSOR_MOVES.search(piece))
             self.line[stream] += _CURSOR_MOVES.sub("", piece)   # nested bars move the cursor up
+
+    def _flush_pending(self, stream: str) -> None:
+        if self.pending[stream] is not None:
+            self._log_line(stream, self.pending[stream])
+            self.pending[stream] = None
 
     def _log_line(self, stream: str, line: str) -> None:
         """One line of a log. From stderr, blank lines (a nested bar's moves, a cleared bar) and
@@ -109,6 +129,8 @@ class Relay:
             self.out.write("\n")
             self.owner, self.col0 = None, True
         for stream, line in self.line.items():
+            if not self.tty:
+                self._flush_pending(stream)
             if line.strip():
                 if self.tty:
                     self.out.write((self.prefix + line).rstrip() + "\n")
