@@ -218,7 +218,8 @@ class Advice:
         m = self.measured.get(v)
         return m.value(self.metric) if m is not None and m.ok(self.metric) else math.nan
 
-    def _best(self, family: str, values: dict) -> str | None:
+    @staticmethod
+    def _best(family: str, values: dict) -> str | None:
         got = {v: x for v, x in values.items() if _family(v)[0] == family and math.isfinite(x)}
         return min(got, key=got.get) if got else None
 
@@ -357,7 +358,8 @@ def search(model: str, measure: Callable[[list], tuple[list, int]], *, batch_siz
     for m in take([v for v in initial if v in candidates]):
         order.append(m.variant)
     if metric == "auto":
-        metric = "energy" if all(m.ok("energy") for m in measured.values() if m.status == "ok") else "time"
+        ok = [m for m in measured.values() if m.status == "ok"]   # none ok: time, whose error says why
+        metric = "energy" if ok and all(m.ok("energy") for m in ok) else "time"
         say(f"metric: {metric}")
     elif metric == "energy" and not any(m.ok("energy") for m in measured.values()):
         raise ValueError(f"energy is not measured on {device} (no energy counter read); use --metric time")
@@ -376,7 +378,7 @@ def search(model: str, measure: Callable[[list], tuple[list, int]], *, batch_siz
             break
         say(f"next: {nxt} (predicted {state.mu[nxt]:.4g} +- {state.se[nxt]:.2g})")
         order.extend(m.variant for m in take([nxt]))
-    rec = min((v for v in candidates if _family(v)[0] == "e2gc"), key=lambda v: state.mu[v])
+    rec = Advice._best("e2gc", {v: state.mu[v] for v in candidates})   # as Advice.recommended
     extra = [v for v in candidates if v not in measured] if complete else ([rec] if rec not in measured else [])
     if extra and affordable():
         take(extra)  # checked against, not fitted: the recommendation stays the search's

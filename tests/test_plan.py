@@ -41,8 +41,7 @@ def fake_chapter(monkeypatch, smoke_profile):
 
     module.plan_specs = plan_specs
     monkeypatch.setitem(sys.modules, "gconvlib.chapters.fake_plan", module)
-    monkeypatch.setattr("gconvlib.chapters.CHAPTERS", [Chapter("fake_plan", "gc2l", "a test chapter"),
-                                                      Chapter("not_written_yet", "gc2l", "no module")])
+    monkeypatch.setattr("gconvlib.chapters.CHAPTERS", [Chapter("fake_plan", "gc2l", "a test chapter")])
     return seen
 
 
