@@ -10,6 +10,8 @@ from typing import Sequence
 
 import pandas as pd
 
+from ..layers import ConvScheme
+from ..layers.factory import kind_label
 from ..store import ResultsStore
 from ..train import TrainSpec
 from . import _training as T
@@ -74,8 +76,9 @@ def figure_4(curves: pd.DataFrame):
     frame = curves[curves.metric == "train_loss"]
     if not len(frame):
         return None
-    frame = frame.assign(g=frame.variant.map(lambda v: v.split(":")[1] if ":" in v else None),
-                         scheme=frame.label.map(lambda s: s.split()[0]))
+    schemes = {v: ConvScheme.parse(v) for v in frame.variant.unique()}   # the one parser of scheme text
+    frame = frame.assign(g=frame.variant.map(lambda v: None if schemes[v].k is None else str(schemes[v].k)),
+                         scheme=frame.variant.map(lambda v: kind_label(schemes[v].kind)))
     panels = [(task, g) for task in frame.task.unique() for g in sorted(set(frame.g.dropna()), key=int)]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False)
     for ax, (task, g) in zip(axes[0], panels):
