@@ -430,3 +430,18 @@ def test_bound_per_layer_names_the_layers_above_it():
     assert judge_rows(claim, rows) == Verdict("holds only", "all but wrn28_10 gc2l:16 layer00: 1 <= 0.1")
     rows[24 + 0] = dict(rows[24], value=0.05)  # that layer within the bound: every layer holds
     assert judge_rows(claim, rows) == Verdict("holds")
+
+
+def test_a_size_inside_the_noise_band_holds_but_says_it_is_not_the_printed_size():
+    """50.48 % measured against a printed 54.73 % with a band of 2 x 2.5 points: consistent, not
+    equal. The verdict must show both numbers and the band, not a bare 'holds'."""
+    from types import SimpleNamespace
+
+    from gconvlib.claims.rules import size_rule
+
+    measured = SimpleNamespace(kind="measured here", n=6)
+    v = size_rule({}, False, 50.48, 2.5, "54.73", [SimpleNamespace(cells=(measured,))])
+    assert v.kind == "holds"
+    assert "50.48 % vs printed 54.73 %" in v.reason and "within 2 pooled std (5 percentage points)" in v.reason
+    exact = size_rule({}, False, 54.73, 2.5, "54.73", [SimpleNamespace(cells=(measured,))])
+    assert exact.kind == "holds" and exact.reason == ""
