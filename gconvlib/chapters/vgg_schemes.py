@@ -85,7 +85,7 @@ def _change(summary: pd.DataFrame, metric: str) -> dict[str, str]:
 
 def accuracy_table(summary: pd.DataFrame) -> pd.DataFrame:
     printed = load_values(PAPER, quantity=["test_acc_drop", "val_acc_drop"])
-    # the paper prints these drops in "%" (Sec. 5.1: "decreases by 4.04%"); ours are differences of
+    # the paper prints these drops in "%" (Sec. 5.1: "decreases by <x>%"); ours are differences of
     # two accuracies in %, so they are percentage points, and the columns say which is which
     paper = {(r.scheme, r.quantity): f"-{r.value_text} %" for r in printed.itertuples()}
     test_change, val_change = _change(summary, "test_acc"), _change(summary, "val_acc")

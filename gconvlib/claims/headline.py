@@ -1,5 +1,5 @@
-"""Which printed cells a headline number comes from: a printed reduction (E2GC's "10.8 %", "55.4 %",
-"13.1 %") recomputed from the paper's own tables at every device and batch size, and which of those
+"""Which printed cells a headline number comes from: a printed reduction (E2GC's abstract and Sec. IV
+percentages) recomputed from the paper's own tables at every device and batch size, and which of those
 cells reproduce it at its printed precision. The paper rarely says which batch size (or pair) a
 headline number is; this says it, and flags a number that matches no cell of the device it is
 printed for (a column slip)."""
@@ -40,7 +40,7 @@ def reduction_cells(claim: Claim) -> pd.DataFrame:
 
 
 def headline_text(claim: Claim) -> str:
-    """'10.8 % = P100, B = 1 (P100 B = 4: 5.4 %, ...)'; a number matching no cell of its printed
+    """'<printed> % = P100, B = 1 (P100 B = 4: <other> %, ...)'; a number matching no cell of its printed
     device says so: 'matches no P4000 cell (...); equals P100, B = 16: a column slip?'."""
     cells = reduction_cells(claim)
     if not len(cells):

@@ -262,7 +262,7 @@ def ev_difference(ctx: Ctx) -> list[Check]:
                 other = f"; relative reading {rel:.2f} %" if rel is not None and args.get("also_relative") else ""
                 if size is not None:
                     v = size_rule(args, ctx.paper_side, d, sig, size[0], stats, unit=unit)
-                    shown = f"{d:.2f}{unit} vs printed {size[0]} %{other}"  # "decreases by 4.04%"
+                    shown = f"{d:.2f}{unit} vs printed {size[0]} %{other}"  # as printed: "decreases by <x>%"
                 else:
                     region = (Region(hi=float(args["at_most"])) if "at_most" in args
                               else Region(lo=float(args["at_least"])))
