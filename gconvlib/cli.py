@@ -128,8 +128,20 @@ def cmd_tables(args) -> int:
 
 def cmd_notebooks(args) -> int:
     from .pipeline import run_notebooks
+    from .plan import default_train_jobs, train_missing
 
-    return run_notebooks(profile=args.profile, overrides=args.set, only=args.only, force=args.force)
+    if args.train_jobs is not None and args.train_jobs < 1:
+        raise UsageError(f"--train-jobs must be at least 1, got {args.train_jobs}")
+    try:
+        jobs = args.train_jobs or default_train_jobs()
+    except ValueError as e:   # GCONV_TRAIN_JOBS
+        raise UsageError(str(e)) from None
+
+    def before(selected: list[str]) -> None:   # after the request is checked, before the first notebook
+        train_missing(args.profile, args.set, selected, jobs=jobs)
+
+    return run_notebooks(profile=args.profile, overrides=args.set, only=args.only, force=args.force,
+                         before=before)
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -158,6 +170,9 @@ def make_parser() -> argparse.ArgumentParser:
                    help="override one notebook parameter, e.g. e2gc_energy.batch_sizes=[1,4]")
     p.add_argument("--only", nargs="*", help="run only these notebooks")
     p.add_argument("--force", action="store_true", help="re-execute even when up to date")
+    p.add_argument("--train-jobs", type=int, metavar="N",
+                   help="train the runs the store lacks in N processes before the notebooks "
+                        "(default GCONV_TRAIN_JOBS, else one per CPU without a GPU; 1: inside the notebooks)")
     p.set_defaults(func=cmd_notebooks)
 
     p = sub.add_parser("book-check", help="refuse to build a book from missing or failed notebooks")
@@ -172,7 +187,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--metric", choices=("time", "energy"), help="default: energy on a GPU with a counter, else time")
     p.add_argument("--out", help="store the records (and a CSV) here, e.g. data/results/reference/<device>/")
     p.add_argument("--threads", type=int, help="CPU threads (default: 1 on a CPU, all on a GPU host)")
-    p.add_argument("--window-s", type=float, default=0.5, help="length of one timing window (default 0.5)")
+    p.add_argument("--window-s", type=float,
+                   help="seconds per timing window (default: the e2gc_energy chapter's, EpfProtocol.measured_here)")
     p.set_defaults(func=cmd_advise)
 
     for extension in EXTENSIONS:   # every one exists: a typo there is an error, not a lost command
@@ -181,16 +197,13 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def cmd_advise(args) -> int:
-    from dataclasses import replace
-
-    from .advise import PROTOCOL, advise, process_age_s
+    from .advise import advise, process_age_s
     from .measure.protocol import EpfProtocol
 
     if args.input_size is not None and args.input_size < 32:
         raise UsageError(f"--input-size must be at least 32 pixels, got {args.input_size}")
     try:
-        protocol = replace(EpfProtocol(**PROTOCOL), window_s=args.window_s,
-                           calibration_s=min(PROTOCOL["calibration_s"], args.window_s))
+        protocol = EpfProtocol.measured_here(args.window_s)
         advice = advise(args.model, args.device, args.batch_size, args.input_size, budget_s=args.budget_s,
                         metric=args.metric, out=args.out, threads=args.threads, protocol=protocol,
                         spent_s=process_age_s(), log=lambda msg: print(msg, file=sys.stderr, flush=True))

@@ -42,6 +42,8 @@ SETTINGS = {
     "GCONV_BOOK_DIR": "the Jupyter Book's folder (default book/; tests point it elsewhere)",
     "GCONV_NOTEBOOK_DIR": "source notebooks and their profiles/ (default notebooks/; tests)",
     "GCONV_NPROC_PER_NODE": "gconv plan's default torchrun processes per node (default 1)",
+    "GCONV_TRAIN_JOBS": "training processes gconv notebooks starts before the notebooks run "
+                        "(default: one per CPU, at most 4, on a machine without a GPU, else 1: none)",
     "GCONV_COMMIT": "the commit of a checkout copied without .git (recorded in provenance)",
     "GCONV_DEBUG": "1: show a fault's full traceback on the terminal instead of in a log file",
 }

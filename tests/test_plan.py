@@ -146,3 +146,67 @@ def test_a_plan_specs_with_keywords_gets_the_parameters_it_declares(monkeypatch,
                      "--set", "fake_keywords.seeds=[3, 4]"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and all("wrn28_2/gc2l:2" in line for line in lines) and "--seed 4" in lines[1]
+
+
+# -- training the missing runs before the notebooks (gconv notebooks --train-jobs) ----------------
+
+def test_missing_runs_train_in_worker_processes_as_the_notebook_would_train_them(fake_chapter, tmp_path, capsys):
+    import torch
+
+    from gconvlib import plan
+    from gconvlib.train.run import stored_record, train
+
+    store = ResultsStore()
+    _store_fake_record(TrainSpec(**TINY, seed=1))          # stored already: not trained again
+    assert plan.train_missing("smoke", jobs=2, store=store) == 0
+    out = capsys.readouterr().out
+    assert "training the 2 runs of the smoke profile that the store lacks, 2 at a time (1 thread each)" in out
+    assert out.count("fake_plan: wrn28_1/gc2l:2 seed ") == 2 and "seed 1:" not in out
+    records = {s: stored_record(TrainSpec(**TINY, seed=s), store) for s in (0, 2)}
+    assert all(r is not None and r["result"]["run"]["threads"] == 1 for r in records.values())
+
+    # the worker's run is the run this process makes with one thread: same curves, bit for bit
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        here = train(TrainSpec(**TINY, seed=2), ResultsStore(tmp_path / "elsewhere"), progress="none")
+    finally:
+        torch.set_num_threads(threads)
+    assert here["result"]["curves"] == records[2]["result"]["curves"]
+    assert here["result"]["test"] == records[2]["result"]["test"]
+
+
+def test_one_job_or_an_unselected_chapter_trains_nothing(fake_chapter, capsys):
+    from gconvlib import plan
+
+    assert plan.train_missing("smoke", jobs=1) == 0
+    assert plan.train_missing("smoke", chapters=["another_chapter"], jobs=2) == 0
+    assert capsys.readouterr().out == ""
+    assert plan.missing_jobs(plan.planned_jobs("smoke")) == plan.planned_jobs("smoke"), "nothing was stored"
+
+
+def test_a_run_that_fails_is_named_and_left_to_its_notebook(monkeypatch, smoke_profile, capsys, tmp_path):
+    from gconvlib import plan
+
+    module = types.ModuleType("gconvlib.chapters.fake_failing")
+    # real data that is not on disk (an empty data root): the worker's load fails
+    module.plan_specs = lambda params: [TrainSpec(**{**TINY, "data_mode": "real"}, seed=0),
+                                        TrainSpec(**TINY, seed=0)]
+    monkeypatch.setitem(sys.modules, "gconvlib.chapters.fake_failing", module)
+    monkeypatch.setattr("gconvlib.chapters.CHAPTERS", [Chapter("fake_failing", "gc2l", "failing")])
+    monkeypatch.setenv("GCONV_CACHE", str(tmp_path / "empty cache"))
+    monkeypatch.setenv("GCONV_OFFLINE", "1")
+    assert plan.train_missing("smoke", jobs=2) == 1
+    out = capsys.readouterr().out
+    failed = [line for line in out.splitlines() if "failed (" in line]
+    assert len(failed) == 1 and "fake_failing trains it again and shows why" in failed[0]
+    assert "1 of 2 runs trained" in out
+
+
+def test_a_bad_train_jobs_setting_is_one_line(monkeypatch, capsys):
+    monkeypatch.setenv("GCONV_TRAIN_JOBS", "two")
+    assert cli.main(["notebooks", "--profile", "smoke", "--only", "vgg_complexity"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "GCONV_TRAIN_JOBS='two'" in err
+    assert cli.main(["notebooks", "--train-jobs", "0"]) == 2
+    assert "--train-jobs must be at least 1, got 0" in capsys.readouterr().err

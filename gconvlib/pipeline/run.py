@@ -19,6 +19,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from ..faults import INTERRUPTED_EXIT
 from ..store import FILE_MODE, ROOT, absolute_env_paths, atomic_write_text
@@ -42,6 +43,7 @@ def _duration(seconds: float | None) -> str:
 @dataclass
 class Summary:
     rows: list[tuple[str, str, float | None]] = field(default_factory=list)
+    before_s: float | None = None   # the time ``run_notebooks(before=...)`` took (training the missing runs)
 
     def add(self, name: str, status: str, seconds: float | None = None) -> None:
         self.rows.append((name, status, seconds))
@@ -61,7 +63,8 @@ class Summary:
         lines = [line.rstrip() for line in lines]
         executed = [t for _n, s, t in self.rows if s == "executed" and t is not None]
         failed = sum(s == FAILED for _n, s, _t in self.rows)
-        lines.append(f"{len(executed)} executed in {_duration(sum(executed))}, "
+        before = f" after {_duration(self.before_s)} of training before them" if self.before_s else ""
+        lines.append(f"{len(executed)} executed in {_duration(sum(executed))}{before}, "
                      f"{sum(s == 'up to date' for _n, s, _t in self.rows)} up to date"
                      + (f", {failed} failed" if failed else ""))
         return "\n".join(lines)
@@ -105,8 +108,12 @@ def _selected(names: list[str], extra: dict, only: list[str] | None) -> list[str
 
 
 def run_notebooks(profile: str = "quick", overrides: list[str] | None = None,
-                  only: list[str] | None = None, force: bool = False) -> int:
-    """Execute the profile's notebooks; 0: all succeeded, 1: some failed (the rest ran), 130: Ctrl-C."""
+                  only: list[str] | None = None, force: bool = False,
+                  before: Callable[[list[str]], None] | None = None) -> int:
+    """Execute the profile's notebooks; 0: all succeeded, 1: some failed (the rest ran), 130: Ctrl-C.
+
+    ``before(selected)`` runs once the request is checked and before the first notebook: the CLI
+    trains the selected notebooks' missing runs there, several at a time (:mod:`gconvlib.plan`)."""
     import papermill
 
     absolute_env_paths()   # the kernels run in notebooks/: they must get no relative path
@@ -115,11 +122,20 @@ def run_notebooks(profile: str = "quick", overrides: list[str] | None = None,
     selected = _selected(available_notebooks(), extra, only)
     # every parameter of every notebook is checked before the first one runs
     parameters = {name: parameter_sources(name, profile, prof, extra) for name in selected}
+    summary = Summary()
+    if before is not None:
+        started = time.time()
+        try:
+            before(selected)
+        except KeyboardInterrupt:
+            print("\n[gconv] interrupted while training the runs before the notebooks; a started run "
+                  "resumes from its checkpoint: run the same command again", file=sys.stderr, flush=True)
+            return INTERRUPTED_EXIT
+        summary.before_s = time.time() - started
     out_dir, failed_dir = book_dir() / "_generated", book_dir() / "_failed"
     raw_dir = out_dir / "_papermill"
     raw_dir.mkdir(parents=True, exist_ok=True)
     data = stamps.data_hash()
-    summary = Summary()
     changed_any = False   # a notebook executed or failed: the summaries run again
     for number, name in enumerate(selected, 1):
         params, sources = parameters[name]
