@@ -21,6 +21,7 @@ import pandas as pd
 
 from .. import paper as paper_values
 from . import verdicts as V
+from ..layers.factory import STANDARD, ConvScheme
 from .evidence import Cell, Evidence, layer_model
 from .rules import EPS, Missing, Stat, cell_stat, cells_of, fmt, gate
 from .verdicts import Check, Verdict
@@ -208,25 +209,70 @@ def grid(ctx: Ctx, qs: Sequence[str], ms: Sequence[str | None] | None = None,
 # ---------------------------------------------------------------------------------------------
 # variants, families, pairs
 
-def kind_of(variant: str) -> str:
-    return variant.split(":", 1)[0]
+def scheme_of(variant: Any) -> ConvScheme | None:
+    """A variant text read by :meth:`ConvScheme.parse` (the one parser of scheme text); None for a
+    text that is no conv scheme: a VGG preset (``A`` .. ``E``, ``baseline``), a layer stack
+    (``conv3x3*3``), a family (``gc:*``) or a side mapping."""
+    return _parsed(variant) if isinstance(variant, str) else None
 
 
-def k_of(variant: str | None) -> int | None:
-    """The group parameter of a variant text: ``gc:8`` -> 8, ``standard`` -> 1, VGG -> None."""
-    if variant is None:
+@lru_cache(maxsize=None)  # the evaluators ask for the same few dozen texts thousands of times
+def _parsed(text: str) -> ConvScheme | None:
+    try:
+        return ConvScheme.parse(text)
+    except ValueError:
         return None
-    if variant == "standard":
-        return 1
-    parts = variant.split(":")
-    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+
+
+def kind_of(variant: Any) -> str | None:
+    """The scheme kind of a variant text (``gc2l:8:unfused`` -> ``gc2l``); None for no conv scheme."""
+    s = scheme_of(variant)
+    return None if s is None else s.kind
+
+
+def k_of(variant: Any) -> int | None:
+    """The group parameter of a variant text: ``gc:8`` -> 8, ``e2gc:4`` -> 4, ``standard`` -> 1,
+    VGG or a family -> None.
+
+    Unlike :attr:`ConvScheme.k` (None for standard, which takes no number), a standard conv reads
+    as k = 1 here: it is one group, so a trend over ``x: log2 k`` places it at log2 1 = 0, and
+    ``per: k`` pairing and the ``g = k`` groups of a shape claim put it beside ``gc:1``."""
+    s = scheme_of(variant)
+    if s is None:
+        return None
+    return 1 if s == STANDARD else s.k
+
+
+# A family text is a scheme text whose number is left open: ``*`` (every k the paper prints) or
+# ``m`` (g = the layer's m, depthwise); the rest (kind, ``:unfused``) is read by ConvScheme.
+_FAMILY = re.compile(r"^(?P<kind>[^:]+):(?P<open>[*m])(?P<rest>(:[^:]+)*)$")
+
+
+def _family(text: Any) -> tuple[ConvScheme, str] | None:
+    """(the family's scheme at k = 1, its open marker ``*`` or ``m``), or None for no family."""
+    m = _FAMILY.match(text) if isinstance(text, str) else None
+    if m is None:
+        return None
+    s = scheme_of(f"{m['kind']}:1{m['rest']}")
+    return None if s is None or s == STANDARD else (s, m["open"])
+
+
+def member(text: str, k: int | None) -> str:
+    """The member of family ``text`` at ``k``, in ConvScheme's text form (``gc2l:*:unfused``, 8 ->
+    ``gc2l:8:unfused``); the family text itself where there is no k (it then reads as missing)."""
+    fam = _family(text)
+    if fam is None or k is None:
+        return text
+    return fam[0].with_k(int(k)).text
 
 
 def row_variant(scheme: str, k: Any) -> str | None:
     """The variant text of a values.csv row (None: a grouped scheme whose k the paper does not give)."""
     from ..models.spec import scheme_text
+    from ..models.vgg import GROUPINGS
 
-    if not scheme or (pd.isna(k) and scheme not in ("standard", "baseline", "A", "B", "C", "D", "E")):
+    # standard and the VGG presets take no number; every other scheme needs the row's k
+    if not scheme or (pd.isna(k) and scheme not in GROUPINGS and scheme_of(scheme) != STANDARD):
         return None
     return scheme_text(scheme, None if pd.isna(k) else int(k))
 
@@ -246,11 +292,11 @@ def family(ctx: Ctx, model: str | None, text: str, qs: Sequence[str] = ()) -> li
     given; else the evidence's), ``gc2l:*:unfused`` -> ``gc2l:k:unfused``; ``gc:m`` -> the layer's
     depthwise g; anything else is itself."""
     text = str(text)
-    parts = text.split(":")
-    if len(parts) < 2 or parts[1] not in ("*", "m"):
+    fam = _family(text)
+    if fam is None:
         return [text]
-    scheme, suffix = parts[0], ":".join(parts[2:])
-    if parts[1] == "m":
+    scheme = fam[0].kind
+    if fam[1] == "m":
         layer = layer_of(model) or {}
         ks = [layer["m"]] if "m" in layer else []
     elif "ks" in ctx.args:
@@ -264,7 +310,7 @@ def family(ctx: Ctx, model: str | None, text: str, qs: Sequence[str] = ()) -> li
             for q in (qs or quantities(ctx.args)):
                 seen |= {k_of(v) for v in ctx.ev.variants(model, q) if kind_of(v) == scheme}
             ks = sorted(k for k in seen if k is not None)
-    return [f"{scheme}:{k}" + (f":{suffix}" if suffix else "") for k in sorted(set(ks))]
+    return [member(text, k) for k in sorted(set(ks))]
 
 
 def expand(ctx: Ctx, model: str | None, texts: Any, qs: Sequence[str] = ()) -> list[str]:
@@ -277,7 +323,9 @@ def expand(ctx: Ctx, model: str | None, texts: Any, qs: Sequence[str] = ()) -> l
 
 
 def is_family(text: Any) -> bool:
-    return isinstance(text, str) and ":*" in text
+    """An every-k family (``gc:*``, ``gc2l:*:unfused``), the kind that pairs on k."""
+    fam = _family(text)
+    return fam is not None and fam[1] == "*"
 
 
 def with_(side: Any, **changes) -> dict:
@@ -293,9 +341,7 @@ def pair_up(ctx: Ctx, model: str | None, a: Any, b: Any, qs: Sequence[str]) -> l
         fa, fb = family(ctx, model, a, qs), family(ctx, model, b, qs)
         if is_family(a) and is_family(b):
             bk = {k_of(v): v for v in fb}
-            suffix_b = ":".join(b.split(":")[2:])
-            return [(va, bk.get(k_of(va), f"{b.split(':')[0]}:{k_of(va)}" + (f":{suffix_b}" if suffix_b else "")))
-                    for va in fa]
+            return [(va, bk.get(k_of(va), member(b, k_of(va)))) for va in fa]
         return [(va, vb) for va in fa for vb in fb]
     if isinstance(a, str):
         return [(va, b) for va in family(ctx, model, a, qs)]
@@ -308,7 +354,7 @@ def pair_up(ctx: Ctx, model: str | None, a: Any, b: Any, qs: Sequence[str]) -> l
         ma = as_list(a.get("model", model))[0]
         out = []
         for v in family(ctx, ma, va, qs):
-            other = f"{vb.split(':')[0]}:{k_of(v)}" if is_family(vb) else vb
+            other = member(vb, k_of(v)) if is_family(vb) else vb
             out.append((with_(a, variant=v), with_(b, variant=other)))
         return out
     return [(a, b)]
@@ -357,7 +403,8 @@ def vlist(variants: Sequence[str]) -> str:
         run.clear()
 
     for v in variants:
-        if run and (":" not in v or kind_of(v) != kind_of(run[-1])):
+        # a run is of one grouped kind; standard and texts that are no scheme stand alone
+        if run and (scheme_of(v) in (None, STANDARD) or kind_of(v) != kind_of(run[-1])):
             flush()
         run.append(v)
     flush()

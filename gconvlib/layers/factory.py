@@ -79,6 +79,13 @@ class ConvScheme:
         """The papers' one number per scheme: G for e2gc, g for the other grouped kinds."""
         return self.group_size if self.kind == "e2gc" else self.groups
 
+    def with_k(self, k: int) -> ConvScheme:
+        """The same kind (and fusion) with the papers' one number set to ``k``: the inverse of :attr:`k`."""
+        if self.kind == "standard":
+            raise ValueError("scheme 'standard' takes no number")
+        return ConvScheme(self.kind, fused=self.fused,
+                          **{("group_size" if self.kind == "e2gc" else "groups"): k})
+
     @property
     def text(self) -> str:
         if self.kind == "standard":

@@ -83,9 +83,9 @@ def ev_ratio(ctx: Ctx) -> list[Check]:
                 if printed is not None:
                     f, ftext = printed
                 else:
-                    k = k_of(a if isinstance(a, str) else None)
+                    k = k_of(a)  # a side mapping has no k
                     if k in (None, 1):
-                        k = k_of(b if isinstance(b, str) else None)
+                        k = k_of(b)
                     f = factor_value(args["factor"], k, layer_of(m))
                     ftext = f"{f:.4g}"
                 r = sa.value / sb.value if sb.value else math.inf

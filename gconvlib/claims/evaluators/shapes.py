@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import verdicts as V
 from ..cells import (Context, Ctx, as_list, batch_sizes, blocked, contexts, expand, family, grid, is_family, k_of,
-                     lookup, missing_check, models, parts_at, quantities, vlist)
+                     lookup, member, missing_check, models, parts_at, quantities, vlist)
 from ..evidence import Cell
 from ..rules import BAND_SIGMAS, EPS, Region, Stat, band, cell_stat, decide, gate, pooled, verdict_of
 from ..schema import evaluator
@@ -164,7 +164,7 @@ def _series(ctx: Ctx, m: str | None, q: str, members: Sequence[str], c: Context,
             continue
         y, sd, used = x.value, x.spread, [x]
         if gap_to is not None:
-            ref_v = family(ctx, m, gap_to)[0] if not is_family(gap_to) else f"{gap_to.split(':')[0]}:{k_of(v)}"
+            ref_v = family(ctx, m, gap_to)[0] if not is_family(gap_to) else member(gap_to, k_of(v))
             ref = lookup(ctx, m, ref_v, q, c)
             if ref is None:
                 missing.append(ref_v)
