@@ -22,8 +22,9 @@ Every measurement is a results-store record made by the measurement cells and pr
 arguments reads them back and measures nothing, and one stopped by its budget continues where it
 stopped (the search depends only on the measured values, so a call replays the same path). On a
 CPU the value is time per frame (the fastest window's step time / B), never energy; on a GPU with
-an energy counter it is EPF (mJ per frame), with the time beside it. The default protocol is the
-one the book's e2gc_energy chapter uses on a CPU (:data:`PROTOCOL`), so their records are shared.
+an energy counter it is EPF (mJ per frame), with the time beside it. The protocol is the one the
+book's e2gc_energy chapter measures with (:meth:`gconvlib.measure.protocol.EpfProtocol.measured_here`),
+so their records are shared.
 """
 from __future__ import annotations
 
@@ -55,9 +56,6 @@ E2GC, FGGC = kind_label("e2gc", "e2gc"), kind_label("gc", "e2gc")
 BAND = 2.0
 #: seconds of the budget kept back for the last fit and the leave-one-out refits
 RESERVE_S = 4.0
-#: the e2gc_energy chapter's CPU protocol (quick profile): the advisor's records are the chapter's
-PROTOCOL = dict(warmup_steps=2, window_s=0.5, min_trials=3, max_trials=4, target_cv=0.03, idle_s=0.0,
-                calibration_s=0.1)
 
 
 @dataclass(frozen=True)
@@ -419,13 +417,14 @@ def device_measure(model: str, device: str = "cpu", batch_size: int = 1, input_s
                    store=None, threads: int | None = None, protocol=None, profile: str | None = "advise",
                    log: Callable[[str], object] | None = None) -> Callable[[list], tuple[list, int]]:
     """The ``measure`` of :func:`search` on this machine: the EPF cells and protocol of
-    :mod:`gconvlib.measure`, each cell a record in ``store`` (default: this machine's results store)."""
+    :mod:`gconvlib.measure`, each cell a record in ``store`` (default: this machine's results store);
+    ``protocol`` (default: :meth:`~gconvlib.measure.protocol.EpfProtocol.measured_here`)."""
     from .measure.protocol import EpfCell, EpfProtocol
     from .measure.records import EPF
     from .measure.sources import measure_here
     from .models import ModelSpec
 
-    protocol = protocol if protocol is not None else EpfProtocol(**PROTOCOL)
+    protocol = protocol if protocol is not None else EpfProtocol.measured_here()
 
     def measure(variants):
         cells = [EpfCell(ModelSpec(model, v, input_size=input_size), batch_size) for v in variants]

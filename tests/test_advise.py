@@ -178,3 +178,69 @@ def test_cli_advise_on_this_cpu_then_from_the_store(tmp_path, capsys):
     assert AD.replay(rows[rows["folder"] == "cpu"]).summary_line() == first[-1]
     columns = [name for name, _ in e2gc_energy.other_devices(tmp_path)]
     assert len(columns) == 2 and all("(64 px, time per frame, ms; contributed: " in c for c in columns)
+
+
+class _Stopped(Exception):
+    """Raised where the measurement would start: the keys are known by then, nothing is measured."""
+
+
+def _store_keys_at_start(monkeypatch) -> dict:
+    """{(spec text, batch size): store key} of every cell that a call would measure or read back,
+    recorded by a stand-in for :func:`gconvlib.measure.records.run_cells` (where both callers' cells
+    meet the store) that then stops the call."""
+    from gconvlib.measure import records
+
+    seen = {}
+
+    def run_cells(store, kind, cells, *, spec_of, code_of, **kw):
+        for c in cells:
+            seen[c.spec.text, c.batch_size] = store.key(kind, spec_of(c), code=code_of(c))
+        raise _Stopped
+
+    monkeypatch.setattr(records, "run_cells", run_cells)
+    return seen
+
+
+def test_gconv_advise_and_the_energy_chapter_share_their_store_keys(tmp_path, monkeypatch):
+    """`gconv advise` (its command line, defaults as a user gets them) and the e2gc_energy chapter (its
+    notebook's parameters under the quick profile), for the same model, device, input size and
+    batch size, key each cell alike: one's records are the other's cache hits. The key covers every
+    knob of the protocol, the mode, the device, the threads and the code, so a caller that builds its
+    protocol apart (another warm-up, CV target, calibration or idle window) gets other keys and
+    measures every cell again."""
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    from gconvlib.chapters import e2gc_energy, run_chapter
+    from gconvlib.cli import make_parser
+    from gconvlib.store import ResultsStore
+
+    root = Path(__file__).resolve().parent.parent
+    cells = json.loads((root / "notebooks" / "e2gc_energy.ipynb").read_text())["cells"]
+    parameters = {}
+    exec("".join(next(c for c in cells if "parameters" in c.get("metadata", {}).get("tags", []))["source"]),
+         parameters)
+    quick = yaml.safe_load((root / "notebooks" / "profiles" / "quick.yaml").read_text())
+    parameters.update(quick["notebooks"]["e2gc_energy"])
+    parameters.update(profile="quick", store=ResultsStore(tmp_path / "store"),
+                      reference_store=ResultsStore(tmp_path / "no_reference"))
+
+    chapter = _store_keys_at_start(monkeypatch)
+    with pytest.raises(_Stopped):
+        run_chapter(e2gc_energy, parameters)
+    model, size = parameters["measure_models"][0], parameters["measure_input_size"]
+    batch = parameters["measure_batch_sizes"][0]
+    assert len(chapter) == len(E2GC_VARIANTS) * len(parameters["measure_batch_sizes"])
+
+    argv = ["advise", model, "--device", parameters["device"], "--input-size", str(size), "--batch-size", str(batch),
+            "--out", str(tmp_path / "advise")]
+    if parameters["window_s"] is not None:   # a profile that sets the chapter's window: advise is given it
+        argv += ["--window-s", str(parameters["window_s"])]
+    advise = _store_keys_at_start(monkeypatch)
+    args = make_parser().parse_args(argv)
+    with pytest.raises(_Stopped):
+        args.func(args)
+    assert sorted(advise) == sorted((ModelSpec(model, v, input_size=size).text, batch) for v in AD.INITIAL)
+    assert {cell: chapter.get(cell) for cell in advise} == advise

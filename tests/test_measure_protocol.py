@@ -119,6 +119,21 @@ def test_invalid_protocol(kwargs, match):
         P.EpfProtocol(**kwargs)
 
 
+@pytest.mark.parametrize("window_s, calibration_s", [(0.05, 0.05), (0.5, 0.1), (None, 0.1)])
+def test_a_measurement_made_here_never_calibrates_longer_than_one_window(window_s, calibration_s):
+    """The calibration run sizes the windows: a 0.05 s smoke window that waited for a 0.1 s
+    calibration would spend most of its cell calibrating; longer windows keep the default's 0.1 s."""
+    protocol = P.EpfProtocol.measured_here(window_s, min_trials=2, max_trials=None)
+    assert (protocol.calibration_s, protocol.min_trials, protocol.idle_s) == (calibration_s, 2, 0.0)
+
+
+@pytest.mark.parametrize("window_s, knobs, match", [(0, {}, "window_s must be > 0"), ("1", {}, "window_s must be > 0"),
+                                                    (0.5, dict(calibration_s=0.2), "calibration_s follows")])
+def test_a_measurement_made_here_rejects_bad_knobs_in_one_line(window_s, knobs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        P.EpfProtocol.measured_here(window_s, **knobs)
+
+
 def test_invalid_device():
     with pytest.raises(ValueError, match="unknown device 'tpu'"):
         P.measure_epf([cell("mobilenet_v1/e2gc:1/size=64")], FAST, "tpu")

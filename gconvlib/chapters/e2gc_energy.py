@@ -32,9 +32,9 @@ EPF_EVIDENCE = {"epf": ("epf_total_mj", "epf_std_mj", 1.0)}
 def run(profile: str = "quick", batch_sizes=(1, 4, 16), reference_mode: str = "graph",
         reference_value: str = "epf_total_mj", device: str = "cpu", measure_mode: str = "graph",
         measure_models=("mobilenet_v1",), measure_variants=None, measure_batch_sizes=(1, 4),
-        measure_input_size: int | None = 112, window_s: float = 0.5, min_trials: int = 3, max_trials: int = 4,
-        target_cv: float = 0.03, warmup_steps: int = 2, threads: int | None = 1,
-        store: ResultsStore | None = None, reference_store: ResultsStore | None = None,
+        measure_input_size: int | None = 112, window_s: float | None = None, min_trials: int | None = None,
+        max_trials: int | None = None, target_cv: float | None = None, warmup_steps: int | None = None,
+        threads: int | None = 1, store: ResultsStore | None = None, reference_store: ResultsStore | None = None,
         other_devices_root=None) -> ChapterResult:
     r = ChapterResult(NAME, profile, dict(
         batch_sizes=list(batch_sizes), reference_mode=reference_mode, reference_value=reference_value,
@@ -47,15 +47,18 @@ def run(profile: str = "quick", batch_sizes=(1, 4, 16), reference_mode: str = "g
     ref = S.e2gc_reference_rows(reference_mode, reference_store)
     r.notes["reference"] = S.reference_note(ref, f"EPF of Tables III-IV in {reference_mode} mode")
     cells = e2gc_cells(measure_models, measure_batch_sizes, measure_variants, measure_input_size)
-    protocol = EpfProtocol(warmup_steps=warmup_steps, window_s=window_s, min_trials=min_trials,
-                           max_trials=max_trials, target_cv=target_cv, mode=measure_mode, idle_s=0.0,
-                           calibration_s=min(0.1, window_s))
+    # None: the knob of the protocol gconv advise measures with, so that the two share their records
+    protocol = EpfProtocol.measured_here(window_s, warmup_steps=warmup_steps, min_trials=min_trials,
+                                         max_trials=max_trials, target_cv=target_cv, mode=measure_mode)
     here, counts = S.measure_here(EPF, cells, device, epf_protocol=protocol, threads=threads, store=store,
                                   profile=profile, group_of=by_model_and_batch)
     here["ms_per_frame"] = here["ms_fastest"] / here["batch_size"] if len(here) else None
     reasons = S.scaled_reasons(here, {"batch sizes": (sorted(set(measure_batch_sizes)), sorted(E2GC_BATCH_SIZES))})
     r.notes["here"] = S.here_note(here, counts, reasons, "time per frame") + (
-        f"\n\nTime per frame = the fastest window's step time / B (other processes on a shared machine only "
+        f"\n\nProtocol: {protocol.warmup_steps} warm-up steps, then {protocol.min_trials}-{protocol.max_trials} "
+        f"windows of {protocol.window_s:g} s per cell (fewer than the most once their CV is at most "
+        f"{100 * protocol.target_cv:g} %). "
+        f"Time per frame = the fastest window's step time / B (other processes on a shared machine only "
         f"slow a window down); spread across windows (CV of time per step): {S.spread(here)}.")
     here_kind = S.here_kind(reasons)
     r.data.update(reference=ref, here=here)

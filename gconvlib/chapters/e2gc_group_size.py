@@ -52,7 +52,7 @@ def width_doubling(model_key: str) -> pd.DataFrame:
 def run(profile: str = "quick", layer_m: int = 512, layer_n: int = 512, layer_kernel: int = 3, layer_hw: int = 14,
         table2_groups: int = 8, fit_by: str = "model,device,batch_size", here_model: str = "mobilenet_v1",
         here_device: str = "cpu", here_input_size: int | None = 112, here_batch_size: int = 1,
-        here_budget_s: float = 180.0, here_window_s: float = 0.5, here_threads: int | None = 1,
+        here_budget_s: float = 180.0, here_window_s: float | None = None, here_threads: int | None = 1,
         store: ResultsStore | None = None, reference: pd.DataFrame | None = None,
         other_devices_root=None) -> ChapterResult:
     r = ChapterResult(NAME, profile, dict(layer=f"m={layer_m}, n={layer_n}, {layer_kernel}x{layer_kernel}, "
@@ -131,15 +131,13 @@ def _here(r: ChapterResult, model, device, input_size, batch_size, budget_s, win
           profile) -> pd.DataFrame:
     """``gconv advise`` on this machine, every paper variant measured for the check; returns the
     claims evidence (step time of each variant, seconds)."""
-    from dataclasses import replace
     import statistics
 
     from .. import advise as AD
     from ..measure.protocol import EpfProtocol
     from ..models import ModelSpec
 
-    protocol = replace(EpfProtocol(**AD.PROTOCOL), window_s=window_s,
-                       calibration_s=min(AD.PROTOCOL["calibration_s"], window_s))
+    protocol = EpfProtocol.measured_here(window_s)   # None: gconv advise's window
     advice = AD.advise(model, device, batch_size, input_size, budget_s=budget_s, threads=threads, protocol=protocol,
                        complete=True, store=store, profile=profile)
     r.data["advice"] = advice
@@ -162,7 +160,7 @@ def _here(r: ChapterResult, model, device, input_size, batch_size, budget_s, win
     r.notes["here"] = "\n\n".join(x for x in [
         f"**Measured here** ({kind}{': ' + '; '.join(reasons) if reasons else ''}): {model}, B = {batch_size}, "
         f"on {advice.device}{threads_text}; the EPF protocol of the energy chapter (fastest of "
-        f"{AD.PROTOCOL['min_trials']}-{AD.PROTOCOL['max_trials']} windows of {window_s:g} s; CV per variant in "
+        f"{protocol.min_trials}-{protocol.max_trials} windows of {protocol.window_s:g} s; CV per variant in "
         f"the table). {advice.new} variants measured now, {advice.cached} read "
         "from this machine's results store (shared with the energy chapter where it measures the same cells with the "
         "same settings)."

@@ -43,6 +43,12 @@ from .window import idle_power, measure_window, read_ahead
 
 MODES = ("graph", "eager")
 OK = "ok"
+#: the knobs of a measurement made here (:meth:`EpfProtocol.measured_here`) where they differ from the
+#: GPU reference's: 2 warm-up steps (no cuDNN autotuning to absorb on a CPU), 0.5 s windows (a CPU's
+#: clock needs no alignment to an energy counter's updates), 3-4 trials to CV <= 3 % (a shared
+#: machine's noise; 1 % would run every cell to its last trial) and no idle window (no counter to read
+#: idle power from on a CPU, and a GPU's dynamic EPF is the reference's job)
+HERE = dict(warmup_steps=2, window_s=0.5, min_trials=3, max_trials=4, target_cv=0.03, idle_s=0.0)
 
 
 # -- protocol and cells -----------------------------------------------------------------------
@@ -100,6 +106,21 @@ class EpfProtocol:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def measured_here(cls, window_s: float | None = None, **knobs) -> "EpfProtocol":
+        """The protocol of a measurement made while a page or ``gconv advise`` runs: :data:`HERE`, with
+        ``window_s`` and ``knobs`` (any other field; None: :data:`HERE`'s or the default) over it, and a
+        calibration run no longer than one window (it sizes the window: a 0.05 s smoke window must not
+        wait 0.1 s for it). The e2gc_energy and e2gc_group_size chapters and ``gconv advise`` all build
+        theirs here, so one cell measured with the same window by any of them has one store key: each
+        one's records are the others' cache hits."""
+        fields = {**HERE, **{k: v for k, v in dict(knobs, window_s=window_s).items() if v is not None}}
+        if "calibration_s" in fields:
+            raise TypeError("EpfProtocol.measured_here: calibration_s follows from window_s; set window_s")
+        if not isinstance(fields["window_s"], (int, float)) or fields["window_s"] <= 0:
+            raise ValueError(f"EpfProtocol: window_s must be > 0, got {fields['window_s']!r}")
+        return cls(**fields, calibration_s=min(cls.calibration_s, fields["window_s"]))
 
 
 @dataclass(frozen=True)
