@@ -28,7 +28,9 @@ made absolute once, when this module is first imported, so a notebook kernel (wh
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
+import importlib
 import json
 import os
 import platform
@@ -189,14 +191,33 @@ DAMAGED_DIR = "damaged"
 LOCK_DIR = ".locks"
 
 
-# kind -> the fields its result must have; a module that reads a kind's results registers them
-# (:func:`require_result_fields`), so a record that is JSON but not of its kind is set aside like
-# a damaged one instead of failing later with a KeyError that names no file
-RESULT_FIELDS: dict[str, tuple[str, ...]] = {}
+#: kind -> the module that defines it and declares the fields its result must have
+#: (``RESULT_FIELDS = {kind: (field, ...)}`` there, beside the kind's name). Looked up by kind and the
+#: owner imported on first use, so every process knows a kind's fields whatever it imported before,
+#: and reading one kind imports only its owner (a chapter's record does not import torch). A kind
+#: not listed requires none; tests/test_store.py checks this table against the owners' declarations.
+FIELD_OWNERS = {"chapter": "gconvlib.chapters", "chapter_failure": "gconvlib.chapters",
+                "train": "gconvlib.train.spec"}
 
 
-def require_result_fields(kind: str, *fields: str) -> None:
-    RESULT_FIELDS[kind] = tuple(dict.fromkeys(RESULT_FIELDS.get(kind, ()) + fields))
+@functools.lru_cache(maxsize=None)
+def result_fields(kind: str) -> tuple[str, ...]:
+    """The fields a result of ``kind`` must have: a record without one is not of its kind, so it is
+    refused on write and set aside like a damaged one on read (instead of failing later with a
+    KeyError that names no file)."""
+    owner = FIELD_OWNERS.get(kind)
+    return tuple(importlib.import_module(owner).RESULT_FIELDS[kind]) if owner else ()
+
+
+def check_result(kind: str, result: Any) -> str | None:
+    """None for a result that has every field of :func:`result_fields`, else what it lacks (one line)."""
+    required = result_fields(kind)
+    if not required:
+        return None
+    if not isinstance(result, dict):
+        return f"a {kind!r} result must be a JSON object with {', '.join(required)}, not a {type(result).__name__}"
+    missing = [field for field in required if field not in result]
+    return f"a {kind!r} result must have {', '.join(missing)} (missing)" if missing else None
 
 
 class DamagedRecordWarning(UserWarning):
@@ -223,15 +244,8 @@ def _parse_record(data: bytes, kind: str, stem: str) -> tuple[dict | None, str |
         return None, "its key does not match its spec_key and code fingerprint"
     if not isinstance(record["provenance"], dict):
         return None, "its provenance is not a JSON object"
-    required = RESULT_FIELDS.get(kind, ())
-    if required:
-        result = record["result"]
-        if not isinstance(result, dict):
-            return None, f"its result is not a JSON object but a {type(result).__name__}"
-        missing = [field for field in required if field not in result]
-        if missing:
-            return None, f"its result lacks {', '.join(missing)} (not a {kind!r} result)"
-    return record, None
+    wrong = check_result(kind, record["result"])
+    return (None, f"not of its kind: {wrong}") if wrong else (record, None)
 
 
 class StoreLock:
@@ -377,11 +391,15 @@ class ResultsStore:
     # -- writing ------------------------------------------------------------------------
 
     def _put(self, kind: str, spec: Any, code: dict, result: Any, profile: str | None) -> dict:
+        result = _jsonable(result)
+        wrong = check_result(kind, result)
+        if wrong:   # refused now, not set aside as damaged when it is next read
+            raise ValueError(f"not stored: {wrong}")
         skey = spec_key(spec)
         record = {"kind": kind, "key": f"{skey}-{code['fingerprint']}", "spec_key": skey,
                   "spec": _jsonable(spec), "code": {"fingerprint": code["fingerprint"],
                                                     "modules": dict(code["modules"])},
-                  "result": _jsonable(result), "provenance": provenance(profile)}
+                  "result": result, "provenance": provenance(profile)}
         atomic_write_text(self._record_path(kind, record["key"]), json.dumps(record, indent=1, sort_keys=True))
         return record
 

@@ -47,9 +47,9 @@ def fake_chapter(monkeypatch, smoke_profile):
 
 def _store_fake_record(spec: TrainSpec) -> None:
     # the fields the store requires of a training result, so that it reads the record as stored
-    from gconvlib.store import RESULT_FIELDS
+    from gconvlib.store import result_fields
 
-    result = {"note": "stored by the test", **dict.fromkeys(RESULT_FIELDS.get(KIND, ()))}
+    result = {"note": "stored by the test", **dict.fromkeys(result_fields(KIND))}
     ResultsStore().put(KIND, spec.store_spec(), result, code=spec.code_modules())
 
 

@@ -251,3 +251,71 @@ def test_provenance_has_device_and_versions():
     p = provenance("quick")
     assert p["device"]["cpu_count"] >= 1 and "cuda" in p["device"]
     assert set(p["versions"]) >= {"python", "torch", "gconvlib"}
+
+
+# -- the fields a kind's result must have -----------------------------------------------------------
+
+def test_a_result_without_a_required_field_is_refused_in_one_line(tmp_path):
+    store = ResultsStore(tmp_path)
+    with pytest.raises(ValueError) as refused:
+        store.put("chapter", {"chapter": "vgg_complexity"}, {"claims": []})
+    assert "'chapter'" in str(refused.value) and "parameters" in str(refused.value)
+    assert "\n" not in str(refused.value)
+    with pytest.raises(ValueError, match="'train' result must be a JSON object"):
+        store.get_or_compute("train", {"seed": 0}, lambda: [0.5])
+    assert not list(tmp_path.rglob("*.json"))   # nothing written, under no key
+    store.put("chapter", {"chapter": "vgg_complexity"}, {"claims": [], "parameters": {}})   # a whole one is stored
+
+
+def test_a_fresh_process_that_imported_only_the_store_knows_a_kinds_fields(tmp_path):
+    """Nothing but gconvlib.store imported (no chapter, no training module registered anything):
+    a chapter record without its parameters is still set aside as not of its kind, a whole one read."""
+    import subprocess
+    import sys
+    import textwrap
+
+    store = ResultsStore(tmp_path)
+    whole = store.put("chapter", {"chapter": "a"}, {"claims": [], "parameters": {}})
+    lacking = store.put("chapter", {"chapter": "b"}, {"claims": [], "parameters": {}})
+    path = tmp_path / "chapter" / f"{lacking['key']}.json"
+    record = json.loads(path.read_text())
+    del record["result"]["parameters"]
+    path.write_text(json.dumps(record))
+    code = textwrap.dedent(f'''
+        import sys, warnings
+        from gconvlib.store import ResultsStore
+        assert not [m for m in sys.modules if m.startswith(("gconvlib.chapters", "gconvlib.train"))]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            records = ResultsStore({str(tmp_path)!r}).records("chapter")
+        print([r["key"] for r in records])
+        print(str(caught[0].message) if caught else "no warning")
+    ''')
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    keys, warning = proc.stdout.strip().splitlines()
+    assert keys == repr([whole["key"]])
+    assert "'chapter' result must have parameters" in warning and path.name in warning
+    assert not path.exists() and list((tmp_path / "chapter" / "damaged").iterdir())
+
+
+def test_every_kind_with_required_fields_is_found_by_its_owner():
+    """The store's table of owners (gconvlib.store.FIELD_OWNERS) and the modules that declare fields
+    (``RESULT_FIELDS = {...}`` at module level) name the same kinds: a kind declared but not in the
+    table would be checked by nobody; one in the table whose owner does not declare it fails here."""
+    import ast
+    import importlib
+
+    from gconvlib.store import FIELD_OWNERS
+
+    lib = Path(__file__).resolve().parent.parent / "gconvlib"
+    declared = {}
+    for path in lib.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        if any(isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "RESULT_FIELDS" for t in node.targets)
+               for node in tree.body):
+            parts = path.relative_to(lib.parent).with_suffix("").parts
+            module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            declared.update({kind: module for kind in importlib.import_module(module).RESULT_FIELDS})
+    assert declared == FIELD_OWNERS

@@ -9,18 +9,18 @@ import inspect
 from typing import Mapping
 
 from ..book import CHAPTERS, PAPER_TITLES, Chapter, chapter
-from ..store import require_result_fields
 
 #: store kind of a chapter's judged claims: written by :mod:`._base`, read by the landing and claims
 #: pages and by the pipeline's up-to-date check (here, so that the pipeline need not import the
 #: chapters' pandas and claims code to name it, and a reader that checks a record knows its fields)
 CHAPTER_KIND = "chapter"
-require_result_fields(CHAPTER_KIND, "claims", "parameters")   # what ChapterResult.record() writes
 #: store kind of a chapter whose notebook failed (same spec as its :data:`CHAPTER_KIND` record): written
 #: by the pipeline when the notebook fails, removed when it next succeeds. While it is there, the
 #: chapter's record is the last good run's, and the landing and claims pages say so beside its verdicts.
 CHAPTER_FAILURE_KIND = "chapter_failure"
-require_result_fields(CHAPTER_FAILURE_KIND, "reason", "copy", "when")
+#: what a result of each kind must hold (ChapterResult.record() writes the first, the pipeline the
+#: second); the store looks it up here by kind (gconvlib.store.FIELD_OWNERS), whoever reads
+RESULT_FIELDS = {CHAPTER_KIND: ("claims", "parameters"), CHAPTER_FAILURE_KIND: ("reason", "copy", "when")}
 
 __all__ = ["CHAPTERS", "CHAPTER_FAILURE_KIND", "CHAPTER_KIND", "PAPER_TITLES", "Chapter", "chapter", "run_chapter"]
 

@@ -23,7 +23,7 @@ from typing import Callable, Iterable
 import torch
 
 from .. import recipes as R
-from ..store import ResultsStore, require_result_fields
+from ..store import ResultsStore
 from . import checkpoint as C
 from . import rng
 from .data import Augmenter, DataCache, Split, epoch_order, load_data, real_data_present
@@ -33,9 +33,6 @@ from .loop import EpochInterrupted, Loop, eval_batch_size, make_optimizer
 from .progress import RunBar, RunsBar, check_mode
 from .spec import KIND, TrainSpec
 
-# what the readers of a training record use (gconv train's report, the chapters' tables)
-require_result_fields(KIND, "label", "architecture", "task", "data", "scaling", "curves", "test",
-                      "test_accuracy", "timing", "run")
 CURVE_KEYS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc")
 
 

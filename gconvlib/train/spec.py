@@ -17,6 +17,10 @@ from .. import recipes as R
 from ..models.spec import ModelSpec
 
 KIND = "train"
+#: what the readers of a training record use (gconv train's report, the chapters' tables); the store
+#: looks it up here by kind (gconvlib.store.FIELD_OWNERS), whoever reads or writes
+RESULT_FIELDS = {KIND: ("label", "architecture", "task", "data", "scaling", "curves", "test", "test_accuracy",
+                        "timing", "run")}
 DATA_MODES = ("auto", "real", "standin")
 
 PACKAGE = "gconvlib"
