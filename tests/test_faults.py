@@ -172,6 +172,22 @@ def test_a_damaged_chapter_record_makes_its_notebook_run_again(tmp_path, monkeyp
     assert f"(again: its record {record} is missing)" in capsys.readouterr().out
 
 
+
+@pytest.mark.parametrize("kind, text, again", [
+    (pipeline.stamps.Stale.RECORD_LOST, "gone", True),                       # no "record" in the text
+    (pipeline.stamps.Stale.INPUTS_CHANGED, "its record of inputs changed", False),  # "record", not lost
+])
+def test_running_again_is_decided_on_the_kind_of_reason_not_its_wording(tmp_path, monkeypatch, capsys,
+                                                                        kind, text, again):
+    _notebooks(tmp_path, monkeypatch, names=("vgg_complexity",))
+    _fake_papermill(monkeypatch, [])
+    monkeypatch.setattr(pipeline.stamps, "stale_reason",
+                        lambda *a, **k: pipeline.stamps.StaleReason(kind, text))
+    assert pipeline.run_notebooks("quick") == 0
+    out = capsys.readouterr().out
+    assert (f"(again: {text})" in out) is again and ("again" in out) is again
+
+
 # -- paths -----------------------------------------------------------------------------------------
 
 def test_relative_paths_mean_the_starting_directory(tmp_path):

@@ -155,7 +155,7 @@ def run_notebooks(profile: str = "quick", overrides: list[str] | None = None,
             continue
         set_here = {k: v for k, v in params.items() if k != "profile"}
         why = (" (again: it summarizes the notebooks that ran)" if up_to_date and again
-               else f" (again: {stale})" if stale and "record" in stale else "")
+               else f" (again: {stale})" if stale is not None and stale.kind is stamps.Stale.RECORD_LOST else "")
         _say(f"{head}: {WHAT.get(name, name)}{why}")
         _say(f"    executing with the {profile} profile"
              + (": " + ", ".join(f"{k}={v!r}" for k, v in set_here.items()) if set_here

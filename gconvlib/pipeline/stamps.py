@@ -10,9 +10,11 @@ record set aside as damaged is recomputed by the next plain run.
 from __future__ import annotations
 
 import ast
+import enum
 import hashlib
 import json
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..chapters import CHAPTER_FAILURE_KIND, CHAPTER_KIND, CHAPTERS
@@ -170,8 +172,27 @@ def write_stamp(path: Path, stamp: str, records: list[str]) -> None:
     atomic_write_text(path, json.dumps({"stamp": stamp, "records": records}, indent=1) + "\n")
 
 
+class Stale(enum.Enum):
+    """What makes a notebook out of date; the caller decides on this, never on a reason's wording."""
+
+    NEVER_EXECUTED = "no stamp file"
+    INPUTS_CHANGED = "the stamp differs"
+    RECORD_LOST = "a record it produced is missing or damaged"   # its run is repeated ("again")
+
+
+@dataclass(frozen=True)
+class StaleReason:
+    """Why a notebook must run: its kind, and the text the run's line shows."""
+
+    kind: Stale
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
 def stale_reason(path: Path, stamp: str, notebook: str, params: dict,
-                 store: ResultsStore | None = None) -> str | None:
+                 store: ResultsStore | None = None) -> StaleReason | None:
     """Why ``notebook`` (stamp file ``path``) must run again; None: it is up to date.
 
     Reading a record checks it (a damaged one is set aside with a warning), so a record that
@@ -181,7 +202,7 @@ def stale_reason(path: Path, stamp: str, notebook: str, params: dict,
     try:
         text = path.read_text()
     except FileNotFoundError:
-        return "never executed"
+        return StaleReason(Stale.NEVER_EXECUTED, "never executed")
     try:
         saved = json.loads(text)
     except ValueError:
@@ -192,7 +213,7 @@ def stale_reason(path: Path, stamp: str, notebook: str, params: dict,
         saved = {"stamp": text.strip(), "records": [] if spec is None else
                  [str(store.path(CHAPTER_KIND, spec).relative_to(store.root))]}
     if saved.get("stamp") != stamp:
-        return "its inputs changed"
+        return StaleReason(Stale.INPUTS_CHANGED, "its inputs changed")
     for relative in saved["records"]:
         record_path = store.root / relative
         # the store's warning about a damaged record becomes the reason, on the run's own line
@@ -201,5 +222,5 @@ def stale_reason(path: Path, stamp: str, notebook: str, params: dict,
             record = store.read(Path(relative).parts[0], record_path)
         if record is None:
             damaged = [str(w.message) for w in caught if issubclass(w.category, DamagedRecordWarning)]
-            return damaged[0] if damaged else f"its record {record_path} is missing"
+            return StaleReason(Stale.RECORD_LOST, damaged[0] if damaged else f"its record {record_path} is missing")
     return None
