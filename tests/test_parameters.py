@@ -3,6 +3,8 @@
 The notebook passes that cell to ``run`` through :func:`gconvlib.chapters.run_chapter`, which takes
 the names ``run``'s signature has. So the one way a parameter gets lost is a name in a cell (or in a
 profile) that ``run`` does not take: these tests read the cells and profiles as text and fail on it.
+And ``run`` records what it received (``ChapterResult.parameters``, the chapter's stored record)
+without spelling the names again: the last tests call each chapter's ``run`` and read its record.
 """
 import ast
 import inspect
@@ -11,10 +13,12 @@ import types
 from importlib import import_module
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
-from gconvlib.chapters import CHAPTERS, run_chapter
+from gconvlib.chapters import CHAPTER_KIND, CHAPTERS, run_chapter
+from gconvlib.store import ResultsStore
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -100,3 +104,50 @@ def test_run_chapter_passes_exactly_the_names_run_takes():
     assert seen == {"profile": "smoke", "depth": 3, "store": None}
     with pytest.raises(TypeError, match="fake_chapter.run needs profile"):
         run_chapter(module, {"depth": 2})
+
+
+#: arguments a record leaves out on purpose: the profile has its own field, the stores say where
+#: results live, progress how the run reports itself. Anything else ``run`` takes is a parameter.
+NOT_PARAMETERS = {"profile", "store", "reference_store", "progress"}
+
+
+class _Built(Exception):
+    """Raised as soon as a chapter's result exists, so that the chapter computes nothing."""
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_chapter_records_every_argument_it_received(name, monkeypatch, tmp_path):
+    """Each parameter gets a value of its own (never used: ``run`` is stopped as its result is made,
+    which is its first statement); the result must hold each one under its name, and nothing else.
+    A hand-written ``parameters=dict(...)`` that forgets, misnames or pre-processes one fails here."""
+    module = import_module(f"gconvlib.chapters.{name}")
+
+    class Stop(module.ChapterResult):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            raise _Built(self)
+
+    monkeypatch.setattr(module, "ChapterResult", Stop)
+    taken = inspect.signature(module.run).parameters
+    given = {p: f"value of {p}" for p in taken if p not in NOT_PARAMETERS}
+    plumbing = {"store": ResultsStore(tmp_path)} if "store" in taken else {}
+    with pytest.raises(_Built) as built:
+        module.run(profile="smoke", **given, **plumbing)
+    result = built.value.args[0]
+    assert (result.chapter, result.profile) == (name, "smoke")
+    assert result.parameters == given, f"{name}: recorded {sorted(result.parameters)}, run takes {sorted(given)}"
+
+
+def test_a_recorded_parameter_reads_back_from_the_store(tmp_path):
+    """Tuples, paths and an object passed in (a test's reference table) go into the JSON record as
+    lists, text and the object's type; the store leaves the profile and itself out."""
+    from gconvlib.chapters._base import ChapterResult
+
+    name = CHAPTERS[0].name
+    store = ResultsStore(tmp_path)
+    arguments = {"profile": "smoke", "store": store, "progress": "off", "widths": (1, 2),
+                 "root": tmp_path / "devices", "reference": pd.DataFrame({"a": [1.0]}), "limit": None}
+    ChapterResult.called(name, arguments).record(store)
+    record = store.get(CHAPTER_KIND, {"chapter": name, "profile": "smoke"})
+    assert record["result"]["parameters"] == {"widths": [1, 2], "root": str(tmp_path / "devices"),
+                                              "reference": "<DataFrame>", "limit": None}

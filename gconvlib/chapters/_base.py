@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as _dt
 import html
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Mapping
 
 import pandas as pd
 
@@ -26,9 +27,32 @@ def provenance_line(profile: str) -> str:
     return f"Executed {now}, profile `{profile}`, commit `{commit}`."
 
 
+#: ``run`` arguments a chapter's record leaves out: ``profile`` has its own field; the stores say where
+#: results are kept, not which were computed, and ``progress`` only how the run reports itself.
+NOT_RECORDED = ("profile", "store", "reference_store", "progress")
+
+
+def _recordable(value):
+    """``value`` as the JSON the store writes; an object passed in (a test's reference table) is
+    recorded by its type only, so that the record says one replaced the default."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_recordable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _recordable(v) for k, v in value.items()}
+    if isinstance(value, Path):
+        return str(value)
+    return f"<{type(value).__name__}>"
+
+
 @dataclass
 class ChapterResult:
-    """Tables, figure data, notes and judged claims of one chapter."""
+    """Tables, figure data, notes and judged claims of one chapter.
+
+    A chapter's ``run`` makes it with :meth:`called` from the arguments it received, so that its
+    recorded parameters are never a second, hand-kept spelling of its signature.
+    """
 
     chapter: str
     profile: str
@@ -40,6 +64,14 @@ class ChapterResult:
     notes: dict[str, str] = field(default_factory=dict)
     evidence: Any = None
     claims: pd.DataFrame | None = None
+
+    @classmethod
+    def called(cls, chapter: str, arguments: Mapping) -> "ChapterResult":
+        """The result of ``chapter``'s ``run`` called with ``arguments``: ``run`` passes ``locals()`` as
+        its first statement, i.e. exactly the arguments it received (defaults included). Each is
+        recorded except :data:`NOT_RECORDED`; tests/test_parameters.py checks this for every chapter."""
+        return cls(chapter, arguments["profile"],
+                   {k: _recordable(v) for k, v in arguments.items() if k not in NOT_RECORDED})
 
     def add_table(self, name: str, frame: pd.DataFrame, caption: str = "") -> pd.DataFrame:
         self.tables[name], self.captions[name] = frame, caption

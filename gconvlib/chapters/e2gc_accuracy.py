@@ -56,11 +56,8 @@ def run(profile: str = "quick", data: str = "auto", tasks: Sequence[str] = ("ima
         num_classes: int | None = 10, image_size: int | None = 32, batch_size: int | None = 64,
         lr: float | None = 0.02, augment: str | None = "pad_crop_flip", seeds: Sequence[int] = (0, 1, 2),
         store: ResultsStore | None = None, progress: str = "auto") -> ChapterResult:
-    params = dict(data=data, tasks=list(tasks), models=list(models), group_sizes=list(group_sizes),
-                  groups=list(groups), epochs=epochs, limit=limit, num_classes=num_classes, image_size=image_size,
-                  batch_size=batch_size, lr=lr, augment=augment, seeds=list(seeds))
-    r = ChapterResult(NAME, profile, params)
-    plan = plan_specs(**params)
+    r = ChapterResult.called(NAME, locals())
+    plan = plan_specs(**r.parameters)
     summary, evidence = T.train_and_check(r, plan, PAPER, store, progress, reference=None)
     for model, ref in TABLES.items():
         commands = {"ImageNet-1K": T.column_command(f"{model}/e2gc:2", "imagenet"),

@@ -24,8 +24,7 @@ VARIANTS = [f"e2gc:{G}" for G in (1, 2, 4, 8, 16, 32)] + [f"gc:{g}" for g in (2,
 def run(profile: str = "quick", table2_model: str = "mobilenet_v1", table2_group_size: int = 8,
         fig3_channels: int = 512, fig3_hw: int = 14, fig3_kernel: int = 3,
         store: ResultsStore | None = None) -> ChapterResult:
-    r = ChapterResult(NAME, profile, dict(table2_model=table2_model, table2_group_size=table2_group_size,
-                                          fig3_channels=fig3_channels, fig3_hw=fig3_hw, fig3_kernel=fig3_kernel))
+    r = ChapterResult.called(NAME, locals())
     cells = tables.reproduce_complexity("e2gc", store)
     for model, ref in FAMILIES.items():
         r.add_table(ref, paper_side_by_side(cells[cells.table == ref]),

@@ -36,12 +36,7 @@ def run(profile: str = "quick", batch_sizes=(1, 4, 16), reference_mode: str = "g
         max_trials: int | None = None, target_cv: float | None = None, warmup_steps: int | None = None,
         threads: int | None = 1, store: ResultsStore | None = None, reference_store: ResultsStore | None = None,
         other_devices_root=None) -> ChapterResult:
-    r = ChapterResult(NAME, profile, dict(
-        batch_sizes=list(batch_sizes), reference_mode=reference_mode, reference_value=reference_value,
-        device=device, measure_mode=measure_mode, measure_models=list(measure_models),
-        measure_variants=measure_variants, measure_batch_sizes=list(measure_batch_sizes),
-        measure_input_size=measure_input_size, window_s=window_s, trials=f"{min_trials}-{max_trials}",
-        target_cv=target_cv, threads=threads))
+    r = ChapterResult.called(NAME, locals())
 
     # the GPU reference (committed) and this machine's measurement
     ref = S.e2gc_reference_rows(reference_mode, reference_store)

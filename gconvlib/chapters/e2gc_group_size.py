@@ -55,12 +55,7 @@ def run(profile: str = "quick", layer_m: int = 512, layer_n: int = 512, layer_ke
         here_budget_s: float = 180.0, here_window_s: float | None = None, here_threads: int | None = 1,
         store: ResultsStore | None = None, reference: pd.DataFrame | None = None,
         other_devices_root=None) -> ChapterResult:
-    r = ChapterResult(NAME, profile, dict(layer=f"m={layer_m}, n={layer_n}, {layer_kernel}x{layer_kernel}, "
-                                                f"{layer_hw}x{layer_hw}", table2_groups=table2_groups, fit_by=fit_by,
-                                          here_model=here_model, here_device=here_device,
-                                          here_input_size=here_input_size, here_batch_size=here_batch_size,
-                                          here_budget_s=here_budget_s, here_window_s=here_window_s,
-                                          here_threads=here_threads))
+    r = ChapterResult.called(NAME, locals())
     layer = gs.Layer(layer_m, layer_n, layer_kernel, layer_hw, layer_hw)
     r.add_table("tables_I_II", gs.tables_side_by_side(layer, table2_groups),
                 f"Table I (standard convolution) beside Table II (grouped, g = {table2_groups}) for one layer")

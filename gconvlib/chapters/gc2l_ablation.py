@@ -52,10 +52,8 @@ def run(profile: str = "quick", data: str = "auto", tasks: Sequence[str] = ("cif
         image_size: int | None = 32, batch_size: int | None = 32, lr: float | None = 0.05,
         seeds: Sequence[int] = (0, 1, 2), store: ResultsStore | None = None,
         progress: str = "auto") -> ChapterResult:
-    params = dict(data=data, tasks=list(tasks), width=width, groups=list(groups), epochs=epochs, limit=limit,
-                  image_size=image_size, batch_size=batch_size, lr=lr, seeds=list(seeds))
-    r = ChapterResult(NAME, profile, params)
-    plan = plan_specs(**params)
+    r = ChapterResult.called(NAME, locals())
+    plan = plan_specs(**r.parameters)
     summary, evidence = T.train_and_check(r, plan, PAPER, store, progress, reference="standard",
                                           curves_of=("train_loss",), name_setting=T.model_and_dataset)
     curves = r.data["curves"]

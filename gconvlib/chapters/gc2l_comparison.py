@@ -57,12 +57,8 @@ def run(profile: str = "quick", data: str = "auto", tasks: Sequence[str] = ("cif
         mobilenet_v2_groups: Sequence[int] = (2, 4, 8), mobilenet_v2_task: str = "imagenet",
         mobilenet_v2_image_size: int | None = None, store: ResultsStore | None = None,
         progress: str = "auto") -> ChapterResult:
-    params = dict(data=data, tasks=list(tasks), width=width, groups=list(groups), schemes=list(schemes),
-                  epochs=epochs, limit=limit, image_size=image_size, batch_size=batch_size, lr=lr,
-                  seeds=list(seeds), mobilenet_v2=mobilenet_v2, mobilenet_v2_groups=list(mobilenet_v2_groups),
-                  mobilenet_v2_task=mobilenet_v2_task, mobilenet_v2_image_size=mobilenet_v2_image_size)
-    r = ChapterResult(NAME, profile, params)
-    plan = plan_specs(**params)
+    r = ChapterResult.called(NAME, locals())
+    plan = plan_specs(**r.parameters)
     summary, evidence = T.train_and_check(r, plan, PAPER, store, progress, reference="standard",
                                           name_setting=T.model_and_dataset,
                                           dataset_options=dict(parts=T.SPLIT_NAMES[PAPER]))

@@ -54,7 +54,7 @@ def _extra_evidence(model_key: str, store) -> pd.DataFrame:
 
 
 def run(profile: str = "quick", store: ResultsStore | None = None) -> ChapterResult:
-    r = ChapterResult(NAME, profile)
+    r = ChapterResult.called(NAME, locals())
     cells = tables.reproduce_complexity("gc2l", store)
     for ref, caption in (("Table 1", "SC, GC and GC-2L (WRN-28-10 on CIFAR, WRN-34-2 on ImageNet)"),
                          ("Table 3", "GC, Shuffle, FLGC and GC-2L (WRN-28-10, WRN-34-2)"),

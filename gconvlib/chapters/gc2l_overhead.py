@@ -48,9 +48,7 @@ def run(profile: str = "quick", device: str = "cpu", width: int = 10, batch_size
         window_s: float = 0.5, min_trials: int = 3, max_trials: int = 4, target_cv: float = 0.03,
         warmup_steps: int = 1, threads: int | None = 1, store: ResultsStore | None = None,
         reference_store: ResultsStore | None = None) -> ChapterResult:
-    r = ChapterResult(NAME, profile, dict(device=device, width=width, batch_size=batch_size, groups=list(groups),
-                                          window_s=window_s, trials=f"{min_trials}-{max_trials}",
-                                          target_cv=target_cv, threads=threads))
+    r = ChapterResult.called(NAME, locals())
     exact = pd.concat([exact_costs(groups, w, store) for w in dict.fromkeys([10, width])], ignore_index=True)
     r.add_table("exact", exact, "What the coarse path adds to GC (exact, counted on the models): MACs and "
                 "parameters of WRN-28-k with GC and GC-2L at each g")

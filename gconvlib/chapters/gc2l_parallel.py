@@ -301,6 +301,7 @@ def run(profile: str = "quick", widths=(1, 2, 3), seeds=(0, 1, 2), epochs: int |
         time_trials: int = 3, overhead_width: int | None = None, device: str = "cpu", train: bool = True,
         store: ResultsStore | None = None) -> ChapterResult:
     """Table 2: parameters (exact), step times (measured here), the fitted cost model, errors."""
+    r = ChapterResult.called(NAME, locals())   # first: the arguments as received (the timing note names the processes used)
     import time
 
     import torch
@@ -317,10 +318,6 @@ def run(profile: str = "quick", widths=(1, 2, 3), seeds=(0, 1, 2), epochs: int |
     allowed = gpus if device == "cuda" else available_cpus()
     time_procs = list(time_procs) if time_procs is not None else [p for p in PROCESSORS if p <= max(1, allowed)]
     overhead_width = overhead_width if overhead_width is not None else time_widths[0]
-    r = ChapterResult(NAME, profile, parameters=dict(widths=widths, seeds=list(seeds), epochs=epochs, limit=limit,
-                                                     image_size=image_size, time_widths=time_widths,
-                                                     time_procs=time_procs, time_batch=time_batch,
-                                                     time_image_size=time_image_size, device=device))
     evidence = []
 
     params, ev = parameter_table(store)

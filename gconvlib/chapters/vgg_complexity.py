@@ -44,7 +44,7 @@ def layout_table(input_size: int = 224, num_classes: int = 1120) -> pd.DataFrame
 
 def run(profile: str = "quick", model_name: str = "vgg13_bn", num_classes: int = 1120, input_size: int = 224,
         store: ResultsStore | None = None) -> ChapterResult:
-    r = ChapterResult(NAME, profile, dict(model_name=model_name, num_classes=num_classes, input_size=input_size))
+    r = ChapterResult.called(NAME, locals())
     r.add_table("table1", layout_table(input_size, num_classes),
                 f"Table 1, rebuilt from the model code ({input_size}x{input_size} input, {num_classes} classes): "
                 "each conv is followed by BatchNorm and ReLU")

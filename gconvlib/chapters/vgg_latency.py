@@ -37,11 +37,7 @@ def run(profile: str = "quick", device: str = "cpu", input_size: int = 224, batc
         train_input_size: int = 32, width_mult: float | None = None, window_s: float = 0.5, min_trials: int = 3,
         max_trials: int = 4, threads: int | None = 1, store: ResultsStore | None = None,
         reference_store: ResultsStore | None = None) -> ChapterResult:
-    r = ChapterResult(NAME, profile, dict(device=device, input_size=input_size, batch_sizes=list(batch_sizes),
-                                          repeats=repeats, warmup=warmup, train_variants=list(train_variants),
-                                          train_batch_size=train_batch_size, train_input_size=train_input_size,
-                                          width_mult=width_mult, window_s=window_s,
-                                          trials=f"{min_trials}-{max_trials}", threads=threads))
+    r = ChapterResult.called(NAME, locals())
     vgg = lambda spec: spec["model"].startswith("vgg13_bn/")  # noqa: E731
     ref = S.reference_rows(LATENCY, vgg, reference_store)
     ref_train = S.reference_rows(EPF, vgg, reference_store, "graph")

@@ -44,10 +44,8 @@ def run(profile: str = "quick", data: str = "auto", schemes: Sequence[str] = SCH
         width_mult: float = 0.125, epochs: int | None = 30, limit: int | None = None, image_size: int | None = 32,
         batch_size: int | None = None, lr: float | None = None, seeds: Sequence[int] = (0, 1, 2),
         store: ResultsStore | None = None, progress: str = "auto") -> ChapterResult:
-    params = dict(data=data, schemes=list(schemes), num_classes=num_classes, width_mult=width_mult, epochs=epochs,
-                  limit=limit, image_size=image_size, batch_size=batch_size, lr=lr, seeds=list(seeds))
-    r = ChapterResult(NAME, profile, params)
-    plan = plan_specs(**params)
+    r = ChapterResult.called(NAME, locals())
+    plan = plan_specs(**r.parameters)
     summary, evidence = T.train_and_check(r, plan, PAPER, store, progress, reference="baseline")
     curves = r.data["curves"]
     r.add_table("Fig. 9", accuracy_table(summary), "Test and validation accuracy (%) per scheme: ours (mean ± "
