@@ -63,10 +63,40 @@ def setting_flag(name: str) -> bool:
     return (setting(name) or "").strip().lower() not in _FALSE
 
 
+#: the folder settings: a relative one means the working directory when it is first read
+PATH_SETTINGS = ("GCONV_RESULTS", "GCONV_CACHE", "GCONV_BOOK_DIR", "GCONV_NOTEBOOK_DIR")
+
+
+def _working_dir() -> Path:
+    try:
+        return Path.cwd()
+    except FileNotFoundError:  # started in a directory since deleted: nothing relative to resolve
+        return ROOT
+
+
 def setting_path(name: str, default: Path) -> Path:
-    """A folder setting: the variable's path when set (and not empty), else ``default``."""
+    """A folder setting: the variable's path when set (and not empty), else ``default``.
+
+    A relative path is resolved when it is read, against the working directory then (not when
+    gconvlib was imported, so a variable set or changed later counts), and written back
+    absolute: a later ``chdir`` in this process, and the processes it starts (notebook kernels,
+    which run in ``notebooks/``), then read the same folder."""
     value = setting(name)
-    return Path(value) if value else Path(default)
+    if not value:
+        return Path(default)
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        path = _working_dir() / path
+        if name in PATH_SETTINGS:
+            os.environ[name] = str(path)
+    return path
+
+
+def absolute_env_paths() -> None:
+    """Resolve every folder setting that is set now (see :func:`setting_path`): called before
+    starting processes in another directory, so that they inherit absolute paths."""
+    for name in PATH_SETTINGS:
+        setting_path(name, ROOT)
 
 
 # -- devices ----------------------------------------------------------------------------------
@@ -336,7 +366,7 @@ def warn_if_commit_unknown(what: str) -> dict:
     return state
 
 
-__all__ = ["BACKENDS", "DistInfo", "ParallelError", "ROOT", "SETTINGS", "TORCHRUN_ENV", "UnknownCommitWarning",
-           "backend_for", "check_backend", "check_gpus", "commit_state", "cpu_count", "current", "free_port",
+__all__ = ["BACKENDS", "DistInfo", "PATH_SETTINGS", "ParallelError", "ROOT", "SETTINGS", "TORCHRUN_ENV",
+           "UnknownCommitWarning", "absolute_env_paths", "backend_for", "check_backend", "check_gpus", "commit_state", "cpu_count", "current", "free_port",
            "init_from_torchrun", "init_process_group", "process_device", "resolve_device", "setting",
            "setting_flag", "setting_path", "torchrun_env", "warn_if_commit_unknown"]

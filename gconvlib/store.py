@@ -21,9 +21,10 @@ Locations (one place, like showyourwork's ``paths.py``):
 * ``data/results/local/``       what this machine computed (ignored by git); ``GCONV_RESULTS`` overrides
 * ``data/cache/``               downloads and checkpoints (ignored); ``GCONV_CACHE`` overrides
 
-A relative path in one of these variables means the directory the command started in: it is
-made absolute once, when this module is first imported, so a notebook kernel (which runs in
-``notebooks/``) and a ``gconv train`` started from the root use the same store.
+A relative path in one of these variables means the working directory when it is first read
+(a store created, a folder asked for), not when this module was imported; it is then made
+absolute in the environment, so a later ``chdir`` and a notebook kernel (which runs in
+``notebooks/``, started after :func:`gconvlib.runtime.absolute_env_paths`) use the same store.
 """
 from __future__ import annotations
 
@@ -44,42 +45,16 @@ from typing import Any, Callable, Iterable
 from filelock import FileLock
 
 from .fingerprint import code_fingerprint
-from .runtime import commit_state, setting, setting_path
+from .runtime import absolute_env_paths, commit_state, setting_path  # noqa: F401 (absolute_env_paths: re-exported)
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER_DIR = ROOT / "data" / "paper"
 REFERENCE_DIR = ROOT / "data" / "results" / "reference"
 
 
-PATH_SETTINGS = ("GCONV_RESULTS", "GCONV_CACHE", "GCONV_BOOK_DIR", "GCONV_NOTEBOOK_DIR")
-
-
-def _start_dir() -> Path:
-    try:
-        return Path.cwd()
-    except FileNotFoundError:  # started in a directory since deleted: nothing relative to resolve
-        return ROOT
-
-
-START_DIR = _start_dir()   # where the command started: relative path settings mean this folder
-
-
-def absolute_env_paths() -> None:
-    """Make the path settings that are set absolute (against :data:`START_DIR`) in this process's
-    environment, which the processes it starts (notebook kernels, in ``notebooks/``) inherit."""
-    for name in PATH_SETTINGS:
-        value = setting(name)
-        if value and not Path(value).expanduser().is_absolute():
-            os.environ[name] = str(START_DIR / Path(value).expanduser())
-
-
-absolute_env_paths()
-
-
 def resolved_env_path(name: str, default: Path) -> Path:
-    """A path setting (relative: to :data:`START_DIR`), else ``default``."""
-    path = setting_path(name, default).expanduser()
-    return path if path.is_absolute() else START_DIR / path
+    """A path setting (a relative one: see :func:`gconvlib.runtime.setting_path`), else ``default``."""
+    return setting_path(name, default)
 
 
 def results_dir() -> Path:

@@ -46,6 +46,20 @@ def test_default_root_is_each_tests_own_store():
     assert not results_dir().exists()  # empty: nothing left by another test
 
 
+def test_a_relative_store_path_set_after_import_means_the_directory_of_then(tmp_path, monkeypatch):
+    # gconvlib.store is imported (above): the variable and the directory change only now
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    monkeypatch.chdir(tmp_path / "first")
+    monkeypatch.setenv("GCONV_RESULTS", "myresults")
+    assert ResultsStore().root == tmp_path / "first" / "myresults"
+    monkeypatch.chdir(tmp_path / "second")    # read once, it stays: as a notebook kernel in notebooks/ sees it
+    assert ResultsStore().root == results_dir() == tmp_path / "first" / "myresults"
+    assert os.environ["GCONV_RESULTS"] == str(tmp_path / "first" / "myresults")
+    monkeypatch.setenv("GCONV_RESULTS", "other")   # a later change is seen, against the directory of then
+    assert ResultsStore().root == tmp_path / "second" / "other"
+
+
 def test_get_or_compute_computes_once(tmp_path):
     store, calls = ResultsStore(tmp_path), []
 
