@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .init import normal_
+
 
 
 class _StraightThrough(torch.autograd.Function):
@@ -54,7 +56,7 @@ class FLGCConv2d(nn.Module):
         # keeps GC's grouping, so an input channel feeds C_out/g filters; torch's fan-out would count
         # all C_out of the dense weight
         k2 = kernel_size * kernel_size
-        nn.init.normal_(self.weight, 0.0, math.sqrt(2.0 / (out_channels // groups * k2)))
+        normal_(self.weight, 0.0, math.sqrt(2.0 / (out_channels // groups * k2)))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         self.in_logits = nn.Parameter(_contiguous_logits(in_channels, groups))
         self.out_logits = nn.Parameter(_contiguous_logits(out_channels, groups))

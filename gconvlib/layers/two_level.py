@@ -19,6 +19,8 @@ import torch
 from torch import nn
 from torch.nn.utils import skip_init
 
+from .init import normal_
+
 
 class TwoLevelConv2d(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
@@ -60,11 +62,11 @@ class TwoLevelConv2d(nn.Module):
         fan_out = self.out_channels // self.groups * per_filter[1] * per_filter[2]
         std = math.sqrt(2.0 / fan_out)
         like = dict(device=weight.device, dtype=weight.dtype)
-        fine = torch.empty(self.out_channels, *per_filter, **like).normal_(0.0, std)
-        restrict = torch.empty(self.groups, *per_filter, **like).normal_(0.0, std)
+        fine = normal_(torch.empty(self.out_channels, *per_filter, **like), 0.0, std)
+        restrict = normal_(torch.empty(self.groups, *per_filter, **like), 0.0, std)
         with torch.no_grad():
             self._set_fine_and_restrict(fine, restrict)
-            self.coarse.weight.normal_(0.0, math.sqrt(2.0 / self.out_channels))
+            normal_(self.coarse.weight, 0.0, math.sqrt(2.0 / self.out_channels))
             if self.bias is not None:
                 self.bias.zero_()
 

@@ -6,6 +6,7 @@ import math
 from torch import nn
 
 from ..layers import STANDARD, ConvScheme, TwoLevelConv2d, create_conv2d
+from ..layers.init import normal_
 
 
 def conv_bn_act(in_ch: int, out_ch: int, k: int, stride: int = 1, *,
@@ -72,13 +73,13 @@ def init_weights(model: nn.Module) -> nn.Module:
         elif isinstance(m, nn.Conv2d):
             kh, kw = m.kernel_size
             fan_out = m.out_channels // m.groups * kh * kw   # the connections of one input unit
-            nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / fan_out))
+            normal_(m.weight, 0.0, math.sqrt(2.0 / fan_out))
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
         elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0, 0.01)
+            normal_(m.weight, 0, 0.01)
             nn.init.zeros_(m.bias)
     return model
