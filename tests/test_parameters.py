@@ -106,6 +106,32 @@ def test_run_chapter_passes_exactly_the_names_run_takes():
         run_chapter(module, {"depth": 2})
 
 
+def test_run_chapter_takes_only_the_names_of_the_parameters_cell():
+    """A notebook helper that shares a name with a parameter of ``run`` (``reference``: e2gc_group_size's
+    run takes a reference table) is not passed: the parameters cell, read here as text, does not set it."""
+    seen = {}
+
+    def run(profile, layer_m: int = 512, reference=None):
+        seen.update(profile=profile, layer_m=layer_m, reference=reference)
+
+    module = types.SimpleNamespace(run=run, __name__="gconvlib.chapters.e2gc_group_size")
+    cell = cell_names(parameters_cell("e2gc_group_size"))
+    assert "layer_m" in cell and "reference" not in cell
+    run_chapter(module, {"profile": "smoke", "layer_m": 64, "reference": "a helper table", "display": print})
+    assert seen == {"profile": "smoke", "layer_m": 64, "reference": None}
+
+
+def test_run_chapter_reads_the_cell_of_the_notebook_folder_in_use(tmp_path, monkeypatch):
+    nb = {"cells": [{"cell_type": "code", "metadata": {"tags": ["parameters"]}, "outputs": [],
+                     "execution_count": None, "source": ["profile = 'quick'\n", "depth: int = 2\n"]}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (tmp_path / "fake_chapter.ipynb").write_text(json.dumps(nb))
+    monkeypatch.setenv("GCONV_NOTEBOOK_DIR", str(tmp_path))
+    module = types.SimpleNamespace(run=lambda profile, depth=1, width=1: (profile, depth, width),
+                                   __name__="somewhere.fake_chapter")
+    assert run_chapter(module, {"profile": "smoke", "depth": 3, "width": 8}) == ("smoke", 3, 1)
+
+
 #: arguments a record leaves out on purpose: the profile has its own field, the stores say where
 #: results live, progress how the run reports itself. Anything else ``run`` takes is a parameter.
 NOT_PARAMETERS = {"profile", "store", "reference_store", "progress"}

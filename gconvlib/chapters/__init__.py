@@ -5,10 +5,13 @@ notebook pipeline, the landing page, the claims page and the claims registry all
 """
 from __future__ import annotations
 
+import ast
 import inspect
+import json
 from typing import Mapping
 
 from ..book import CHAPTERS, PAPER_TITLES, Chapter, chapter
+from ..runtime import ROOT, setting_path
 
 #: store kind of a chapter's judged claims: written by :mod:`._base`, read by the landing and claims
 #: pages and by the pipeline's up-to-date check (here, so that the pipeline need not import the
@@ -22,16 +25,42 @@ CHAPTER_FAILURE_KIND = "chapter_failure"
 #: second); the store looks it up here by kind (gconvlib.store.FIELD_OWNERS), whoever reads
 RESULT_FIELDS = {CHAPTER_KIND: ("claims", "parameters"), CHAPTER_FAILURE_KIND: ("reason", "copy", "when")}
 
-__all__ = ["CHAPTERS", "CHAPTER_FAILURE_KIND", "CHAPTER_KIND", "PAPER_TITLES", "Chapter", "chapter", "run_chapter"]
+__all__ = ["CHAPTERS", "CHAPTER_FAILURE_KIND", "CHAPTER_KIND", "PAPER_TITLES", "Chapter", "cell_parameters", "chapter",
+           "run_chapter"]
+
+
+def cell_parameters(name: str) -> frozenset[str] | None:
+    """The names the parameters cell (the cell papermill tags ``parameters``) of notebook ``name``
+    assigns, read from the source notebook's syntax tree; None where the notebook is not there
+    (gconvlib used without its ``notebooks/`` folder)."""
+    path = setting_path("GCONV_NOTEBOOK_DIR", ROOT / "notebooks") / f"{name}.ipynb"
+    if not path.is_file():
+        return None
+    cells = [c for c in json.loads(path.read_text()).get("cells", [])
+             if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"{path}: {len(cells)} cells tagged 'parameters'; a chapter notebook has one")
+    source = cells[0]["source"]
+    names = set()
+    for node in ast.parse("".join(source) if isinstance(source, list) else source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return frozenset(names)
 
 
 def run_chapter(module, namespace: Mapping):
-    """Call ``module.run`` with each of its parameters that ``namespace`` defines: a notebook passes
-    ``globals()``, i.e. its parameters cell after papermill's injection, so each parameter is spelled
-    once, in that cell. A name the cell sets but ``run`` does not take would be dropped here;
-    tests/test_parameters.py fails on one, for every notebook and profile."""
+    """Call ``module.run`` with each of its parameters that the notebook's parameters cell sets, with
+    the value ``namespace`` has: a notebook passes ``globals()``, i.e. that cell after papermill's
+    injection, so each parameter is spelled once, in that cell. Only the cell's names are taken: a
+    helper variable of the notebook that happens to share a name with a parameter of ``run`` (say
+    ``store``) is not passed, and ``run`` uses its default. Where the notebook cannot be read (no
+    ``notebooks/`` folder), every name ``run`` takes is passed. A name the cell sets but ``run``
+    does not take would be dropped here; tests/test_parameters.py fails on one, for every notebook
+    and profile."""
     signature = inspect.signature(module.run)
-    arguments = {name: namespace[name] for name in signature.parameters if name in namespace}
+    cell = cell_parameters(module.__name__.rpartition(".")[2])
+    arguments = {name: namespace[name] for name in signature.parameters
+                 if name in namespace and (cell is None or name in cell)}
     missing = [name for name, p in signature.parameters.items()
                if p.default is inspect.Parameter.empty and name not in arguments]
     if missing:
