@@ -104,8 +104,19 @@ class CounterPoller:
         """Mean seconds per read so far."""
         return self.read_seconds / self.reads if self.reads else math.nan
 
+    def observe(self, t0: float, t1: float, value: float) -> None:
+        """One read that began at ``t0``, ended at ``t1`` and showed ``value``: a change since the
+        previous read is an update, timed between the two reads' middles. The thread calls it after
+        every read; a test on a simulated clock calls it with the reads it simulates."""
+        mid = 0.5 * (t0 + t1)
+        self.reads += 1
+        self.read_seconds += t1 - t0
+        prev = self.last
+        if prev is not None and value != prev[1]:
+            self.updates.append(Update(0.5 * (prev[0] + mid), value, 0.5 * (mid - prev[0])))
+        self.last = (mid, value)
+
     def _run(self) -> None:
-        prev: tuple[float, float] | None = None
         while not self._stop.is_set():
             t0 = self.clock()
             try:
@@ -114,13 +125,7 @@ class CounterPoller:
                 self.error = f"{type(exc).__name__}: {exc}"
                 self._first.set()
                 return
-            t1 = self.clock()
-            mid = 0.5 * (t0 + t1)
-            self.reads += 1
-            self.read_seconds += t1 - t0
-            if prev is not None and value != prev[1]:
-                self.updates.append(Update(0.5 * (prev[0] + mid), value, 0.5 * (mid - prev[0])))
-            prev = self.last = (mid, value)
+            self.observe(t0, self.clock(), value)
             self._first.set()
             if self.pause_s > 0:
                 self._stop.wait(self.pause_s)
@@ -172,13 +177,16 @@ def read_ahead(step_s: float, chunk_s: float, read_s: float | None) -> tuple[int
 
 def measure_window(runner: Runner, meter, steps: int, chunk_steps: int = 1, *,
                    clock: Callable[[], float] = time.perf_counter, timeout_s: float | None = None,
-                   depth: int = 2, poll_pause_s: float = 0.001) -> Window:
+                   depth: int = 2, poll_pause_s: float = 0.001,
+                   make_poller: Callable[..., CounterPoller] = CounterPoller) -> Window:
     """Run at least ``steps`` steps in chunks of ``chunk_steps`` and measure them (see module doc).
 
     A meter with a counter (``meter.counter()`` not None) is polled from a thread and the window
     aligned to its updates when ``meter.update_period_s > 0``; if no update is seen within
     ``timeout_s`` (default max(0.5 s, 5 update periods)) that end is left unaligned and ``note``
     says so. A meter without a counter is read with ``begin()``/``end()`` around the steps.
+    ``make_poller(read, clock, pause_s)`` makes the poller: a test on a simulated clock passes one whose
+    reads are simulated on that clock instead of run in a thread on the real one.
     """
     steps, chunk_steps, depth = max(1, int(steps)), max(1, int(chunk_steps)), max(1, int(depth))
     period = float(getattr(meter, "update_period_s", 0.0) or 0.0)
@@ -191,7 +199,7 @@ def measure_window(runner: Runner, meter, steps: int, chunk_steps: int = 1, *,
     queued: deque = deque()
     start = end = None                    # (handle, Update, aligned)
     counted = 0
-    with CounterPoller(meter.counter, clock, poll_pause_s) as poller:
+    with make_poller(meter.counter, clock, poll_pause_s) as poller:
         seen = len(poller.updates)        # updates before the work are not the window's
         began = since = clock()
         while end is None:
