@@ -213,7 +213,7 @@ def test_gconv_advise_and_the_energy_chapter_share_their_store_keys(tmp_path, mo
 
     import yaml
 
-    from gconvlib.chapters import e2gc_energy, run_chapter
+    from gconvlib.chapters import e2gc_energy
     from gconvlib.cli import make_parser
     from gconvlib.store import ResultsStore
 
@@ -224,12 +224,12 @@ def test_gconv_advise_and_the_energy_chapter_share_their_store_keys(tmp_path, mo
          parameters)
     quick = yaml.safe_load((root / "notebooks" / "profiles" / "quick.yaml").read_text())
     parameters.update(quick["notebooks"]["e2gc_energy"])
-    parameters.update(profile="quick", store=ResultsStore(tmp_path / "store"),
-                      reference_store=ResultsStore(tmp_path / "no_reference"))
+    parameters.pop("__builtins__")
 
     chapter = _store_keys_at_start(monkeypatch)
-    with pytest.raises(_Stopped):
-        run_chapter(e2gc_energy, parameters)
+    with pytest.raises(_Stopped):   # the notebook's call: its cell's names, the profile's values
+        e2gc_energy.run(**parameters, store=ResultsStore(tmp_path / "store"),
+                        reference_store=ResultsStore(tmp_path / "no_reference"))
     model, size = parameters["measure_models"][0], parameters["measure_input_size"]
     batch = parameters["measure_batch_sizes"][0]
     assert len(chapter) == len(E2GC_VARIANTS) * len(parameters["measure_batch_sizes"])
