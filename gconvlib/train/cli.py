@@ -23,34 +23,39 @@ from ..datasets.download import DatasetUnavailable
 from .progress import PROGRESS_MODES
 
 
+# The options of a training run, in --help's order: (flag, type, help, other keywords). None: text.
+_SPEC_OPTIONS = (
+    ("--model", None, "the variant as text, e.g. wrn28_1/gc2l:4, wrn28_2/gc:2, mobilenet_v1/e2gc:4, "
+                      "vgg13_bn/E/width_mult=0.25 (or a model name with --scheme/--k/--width)", {"required": True}),
+    ("--scheme", None, "old form: conv scheme (standard, gc, e2gc, fggc, gc2l, shuffle, flgc); "
+                       "VGG: baseline or A..E", {}),
+    ("--k", int, "old form: group size G (e2gc) or number of groups g (other schemes)", {}),
+    ("--width", int, "old form: WRN-28 widening factor (default 10, the paper's)", {}),
+    ("--width-mult", float, "old form: VGG channel multiplier", {}),
+    ("--task", None, "data set (default: the paper's for the model)", {}),
+    ("--data", None, "real data, the offline stand-in, or real when present (default)",
+     {"default": "auto", "choices": ("auto", "real", "standin")}),
+    ("--data-root", None, "folder of the real data set's files (default: the cache's "
+                          "datasets/<task>, or GCONV_IMAGENET for ImageNet)", {}),
+    ("--limit", int, "at most N images per split", {}),
+    ("--image-size", int, "input resolution (default: the data set's)", {}),
+    ("--num-classes", int, "keep the K most frequent classes", {}),
+    ("--recipe", None, "training recipe (default: the paper's for the model)", {}),
+    ("--epochs", int, "train N epochs; the lr milestones are rescaled", {}),
+    ("--batch-size", int, "override the recipe's batch size", {}),
+    ("--lr", float, "override the recipe's initial learning rate", {}),
+    ("--weight-decay", float, "override the recipe's weight decay", {}),
+    ("--augment", None, "override the recipe's augmentation (pad_crop_flip, resized_crop_flip, none)", {}),
+    ("--seed", int, None, {"default": 0}),
+    ("--data-seed", int, "seed of the data itself (limit, splits, stand-in)", {"default": 0}),
+    ("--device", None, "auto (CUDA when present), cpu or cuda[:i]", {"default": "auto"}),
+    ("--threads", int, "torch threads (default: the CPUs this process may use, from its affinity)", {}),
+)
+
+
 def _spec_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True,
-                   help="the variant as text, e.g. wrn28_1/gc2l:4, wrn28_2/gc:2, mobilenet_v1/e2gc:4, "
-                        "vgg13_bn/E/width_mult=0.25 (or a model name with --scheme/--k/--width)")
-    p.add_argument("--scheme", help="old form: conv scheme (standard, gc, e2gc, fggc, gc2l, shuffle, flgc); "
-                                    "VGG: baseline or A..E")
-    p.add_argument("--k", type=int, help="old form: group size G (e2gc) or number of groups g (other schemes)")
-    p.add_argument("--width", type=int, help="old form: WRN-28 widening factor (default 10, the paper's)")
-    p.add_argument("--width-mult", type=float, help="old form: VGG channel multiplier")
-    p.add_argument("--task", help="data set (default: the paper's for the model)")
-    p.add_argument("--data", default="auto", choices=("auto", "real", "standin"),
-                   help="real data, the offline stand-in, or real when present (default)")
-    p.add_argument("--data-root", help="folder of the real data set's files (default: the cache's "
-                                       "datasets/<task>, or GCONV_IMAGENET for ImageNet)")
-    p.add_argument("--limit", type=int, help="at most N images per split")
-    p.add_argument("--image-size", type=int, help="input resolution (default: the data set's)")
-    p.add_argument("--num-classes", type=int, help="keep the K most frequent classes")
-    p.add_argument("--recipe", help="training recipe (default: the paper's for the model)")
-    p.add_argument("--epochs", type=int, help="train N epochs; the lr milestones are rescaled")
-    p.add_argument("--batch-size", type=int, help="override the recipe's batch size")
-    p.add_argument("--lr", type=float, help="override the recipe's initial learning rate")
-    p.add_argument("--weight-decay", type=float, help="override the recipe's weight decay")
-    p.add_argument("--augment", help="override the recipe's augmentation (pad_crop_flip, resized_crop_flip, none)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data-seed", type=int, default=0, help="seed of the data itself (limit, splits, stand-in)")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:i]")
-    p.add_argument("--threads", type=int,
-                   help="torch threads (default: the CPUs this process may use, from its affinity)")
+    for flag, kind, text, more in _SPEC_OPTIONS:
+        p.add_argument(flag, type=kind, help=text, **more)
 
 
 def model_from_args(args: argparse.Namespace) -> str:
