@@ -43,23 +43,6 @@ def _kind(variant: str) -> str:
 
 
 @themed
-def paper_vs_reproduced(table: pd.DataFrame, x: str = "variant", hue_order=None, title: str = "",
-                        ylabel: str = "", ax=None):
-    """Grouped bars: the paper's value (quoted) next to ours (exact/measured/scaled) per variant."""
-    long = table.melt(id_vars=[x], value_vars=["paper_value", "reproduced_value"],
-                      var_name="source", value_name="value")
-    long["source"] = long["source"].map({"paper_value": "paper", "reproduced_value": "reproduced"})
-    ax = ax or plt.subplots(figsize=(max(6, 0.55 * table[x].nunique() + 2), 3.6))[1]
-    sns.barplot(long, x=x, y="value", hue="source", ax=ax, hue_order=hue_order)
-    ax.set(title=title, xlabel="", ylabel=ylabel)
-    ax.tick_params(axis="x", rotation=45)
-    for label in ax.get_xticklabels():
-        label.set_horizontalalignment("right")
-    ax.figure.tight_layout()
-    return ax
-
-
-@themed
 def fig3(curves: pd.DataFrame, n: int, hw: int, d_k: int):
     """E2GC Fig. 3: M_c and AI (left axis) and memory accesses (right axis) vs G, / DWConv."""
     fig, left = plt.subplots(figsize=(7, 3.8))

@@ -22,22 +22,16 @@ Example::
     table = judge(load_claims(), Evidence.empty(),
                   paper_evidence=Evidence.from_values(load_values()))
 """
-from .evaluators import EVALUATORS as EVALUATOR_FUNCTIONS
-from .evaluators import evaluate
-from .evidence import (BASE_UNITS, COLUMNS as EVIDENCE_COLUMNS, EXACT, KINDS as EVIDENCE_VALUE_KINDS,
-                       MEASURED, MEASURED_HERE, MIN_SEEDS, QUOTED, SCALED, TRAINED, Cell, Evidence, layer_model,
-                       pooled_std)
-from .judge import JUDGE_COLUMNS, claims_html, counts, judge, judge_one, outcomes, printed_text, verdict_sentence
+from .evidence import COLUMNS as EVIDENCE_COLUMNS, Cell, Evidence, layer_model, pooled_std
+from .judge import JUDGE_COLUMNS, claims_html, counts, judge, verdict_sentence
 from .registry import CHAPTERS, EVALUATORS, EVIDENCE_KINDS, Claim, claims_path, get_claim, load_claims
 from .verdicts import (DOES_NOT_HOLD, HOLDS, HOLDS_ONLY, INCONCLUSIVE, NEGATIVE, NOT_TESTABLE, NOT_YET, PENDING,
                        POSITIVE, VERDICT_KINDS, Check, Verdict, combine, outcome)
 
 __all__ = [
     "Claim", "load_claims", "get_claim", "claims_path", "EVALUATORS", "EVIDENCE_KINDS", "CHAPTERS",
-    "Evidence", "Cell", "EVIDENCE_COLUMNS", "EVIDENCE_VALUE_KINDS", "EXACT", "MEASURED_HERE", "MEASURED", "QUOTED",
-    "SCALED", "TRAINED", "MIN_SEEDS", "BASE_UNITS", "layer_model", "pooled_std",
+    "Evidence", "Cell", "EVIDENCE_COLUMNS", "layer_model", "pooled_std",
     "Verdict", "VERDICT_KINDS", "HOLDS", "HOLDS_ONLY", "DOES_NOT_HOLD", "INCONCLUSIVE", "NOT_YET", "NOT_TESTABLE",
     "POSITIVE", "NEGATIVE", "PENDING", "outcome", "Check", "combine",
-    "judge", "judge_one", "JUDGE_COLUMNS", "evaluate", "EVALUATOR_FUNCTIONS", "counts", "outcomes",
-    "printed_text", "verdict_sentence", "claims_html",
+    "judge", "JUDGE_COLUMNS", "counts", "verdict_sentence", "claims_html",
 ]

@@ -114,14 +114,6 @@ def counts(judged: pd.DataFrame, column: str = "verdict_kind") -> dict[str, int]
     return {k: int(vc[k]) for k in V.VERDICT_KINDS if k in vc}
 
 
-def outcomes(judged: pd.DataFrame, column: str = "verdict_kind") -> dict[str, int]:
-    """positive / negative / pending counts of a judged table (for the landing page)."""
-    out = {V.POSITIVE: 0, V.NEGATIVE: 0, V.PENDING: 0}
-    for kind in judged[column]:
-        out[V.OUTCOME[kind]] += 1
-    return out
-
-
 def verdict_sentence(judged: pd.DataFrame | None) -> str:
     """'12 claims: 7 hold, 2 hold only in part, 1 does not hold, 2 not yet reproduced.'"""
     if judged is None or not len(judged):

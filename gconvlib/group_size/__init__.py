@@ -3,7 +3,7 @@
 Jha, Saini, Nag, Mittal, "E2GC: Energy-efficient Group Convolution in Deep Neural Networks"
 (Sec. III, Tables I-II, Eqs. 1-4). Everything here is a pure function of layer
 shapes, constants and a batch size (milliseconds; meant to sit behind notebook sliders), except the
-two places that build a real model once to read its layer shapes (:func:`model_layers`, cached).
+places that build a real model once to read its layer shapes (cached in :mod:`.networks`).
 
 Symbols (Table I): m input fmaps, n output fmaps, d_k x d_k filter, h x w fmap, g groups,
 G = m / g group size, M_c MACs, P parameters, A activations (ifmaps + ofmaps), AI arithmetic
@@ -117,7 +117,7 @@ from .equations import (PAPER_BETA_RANGE, Constants, Layer, balanced_groups, cos
                         gamma_for_group_size, layer_counts, table1, table2, tables_side_by_side)
 from .fit import bootstrap_epf, fit_epf, fit_residuals, predict_epf
 from .frames import FRAME_COLUMNS, normalize_frame, paper_epf_frame
-from .networks import (FAMILIES, grouped_layers, model_layers, network_cost, network_curves, network_epf,
+from .networks import (FAMILIES, grouped_layers, network_cost, network_curves, network_epf,
                        per_layer_optimum, scheme_kind, valid_ks, variant_counts)
 from .validation import leave_one_out, loo_summary, optimum_table
 
@@ -125,7 +125,7 @@ __all__ = [
     "Layer", "Constants", "PAPER_BETA_RANGE", "FRAME_COLUMNS", "FAMILIES", "scheme_kind",
     "table1", "table2", "tables_side_by_side",
     "layer_counts", "cost_curves", "balanced_groups", "energy_optimal_group_size", "gamma_for_group_size",
-    "model_layers", "grouped_layers", "variant_counts", "valid_ks",
+    "grouped_layers", "variant_counts", "valid_ks",
     "network_cost", "network_epf", "network_curves", "per_layer_optimum",
     "paper_epf_frame", "normalize_frame", "fit_epf", "bootstrap_epf", "predict_epf", "fit_residuals",
     "leave_one_out", "loo_summary", "optimum_table",

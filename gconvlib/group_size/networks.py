@@ -44,6 +44,9 @@ def _scheme(scheme: str, k: int):
 
 @lru_cache(maxsize=None)
 def _model_layers_cached(model: str, input_size: int) -> pd.DataFrame:
+    """Every conv and FC layer of ``model`` (read once with :func:`gconvlib.complexity.layer_stats`
+    on the meta device; shared: copy before changing it), ``grouped`` = the layers the E2GC/FgGC
+    scheme changes (found by comparing E2GC G=1 and G=2, not by name). Counts are those of E2GC G=1."""
     import torch
 
     from ..complexity import layer_stats
@@ -69,13 +72,6 @@ def _model_layers_cached(model: str, input_size: int) -> pd.DataFrame:
                          bias=x.params - weight, activations=x.activations,
                          dense_macs=dense_macs if x.kind == "conv" else x.macs))
     return pd.DataFrame(rows)
-
-
-def model_layers(model: str, input_size: int = DEFAULT_INPUT_SIZE) -> pd.DataFrame:
-    """Every conv and FC layer of ``model`` (read once with :func:`gconvlib.complexity.layer_stats`
-    on the meta device, cached), ``grouped`` = the layers the E2GC/FgGC scheme changes (found by
-    comparing E2GC G=1 and G=2, not by name). Counts are those of E2GC G=1."""
-    return _model_layers_cached(model, input_size).copy()
 
 
 def grouped_layers(model: str, input_size: int = DEFAULT_INPUT_SIZE) -> list[Layer]:

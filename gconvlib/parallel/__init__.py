@@ -13,8 +13,7 @@ Data-parallel training (DDP) lives with the training loop: :mod:`gconvlib.train.
 process-group set-up in :mod:`gconvlib.runtime`; ``gconv plan`` (the profile's training runs
 missing from the store, as torchrun jobs) in :mod:`gconvlib.plan`.
 """
-from .dist import DistInfo, ParallelError, spawn
+from .dist import ParallelError
 from .model import GroupParallelWideResNet, held_parameters, merge_state_dicts, shard_state_dict
 
-__all__ = ["DistInfo", "GroupParallelWideResNet", "ParallelError", "held_parameters", "merge_state_dicts",
-           "shard_state_dict", "spawn"]
+__all__ = ["GroupParallelWideResNet", "ParallelError", "held_parameters", "merge_state_dicts", "shard_state_dict"]

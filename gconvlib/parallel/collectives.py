@@ -40,10 +40,6 @@ class CommStats:
         self.seconds, self.calls, self.bytes = 0.0, 0, 0
         self.elements = {k: 0 for k in self.elements}
 
-    @property
-    def total_elements(self) -> int:
-        return sum(self.elements.values())
-
 
 _ACTIVE: list[CommStats] = []
 

@@ -18,14 +18,11 @@ Modules (each small, each with one job):
 * :mod:`.cli`         ``gconv train`` and ``gconv bench train``
 """
 from .bench import benchmark_training
-from .checkpoint import CHECKPOINT_EVERY_S, KEEP_FINAL_MAX_BYTES, checkpoint_dir
-from .data import Augmenter, DataCache, load_data
-from .device import Settings, resolve_device, settings_for
-from .progress import PROGRESS_MODES
-from .run import CURVE_KEYS, TrainingInterrupted, run_many, scaling, summarize_runs, train
-from .spec import DATA_MODES, KIND, TrainSpec
+from .checkpoint import checkpoint_dir
+from .data import Augmenter, load_data
+from .device import Settings, settings_for
+from .run import TrainingInterrupted, run_many, scaling, summarize_runs, train
+from .spec import KIND, TrainSpec
 
-__all__ = ["Augmenter", "CHECKPOINT_EVERY_S", "CURVE_KEYS", "DATA_MODES", "DataCache", "KEEP_FINAL_MAX_BYTES",
-           "KIND", "PROGRESS_MODES", "Settings", "TrainSpec", "TrainingInterrupted", "benchmark_training",
-           "checkpoint_dir", "load_data", "resolve_device", "run_many", "scaling", "settings_for",
-           "summarize_runs", "train"]
+__all__ = ["Augmenter", "KIND", "Settings", "TrainSpec", "TrainingInterrupted", "benchmark_training",
+           "checkpoint_dir", "load_data", "run_many", "scaling", "settings_for", "summarize_runs", "train"]
