@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -33,17 +34,9 @@ NOT_RECORDED = ("profile", "store", "reference_store", "progress")
 
 
 def _recordable(value):
-    """``value`` as the JSON the store writes; an object passed in (a test's reference table) is
-    recorded by its type only, so that the record says one replaced the default."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_recordable(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): _recordable(v) for k, v in value.items()}
-    if isinstance(value, Path):
-        return str(value)
-    return f"<{type(value).__name__}>"
+    """``value`` as the JSON the store writes (tuples as lists, paths as text); an object passed in
+    (a test's reference table) by its type only, so that the record says one replaced the default."""
+    return json.loads(json.dumps(value, default=lambda o: str(o) if isinstance(o, Path) else f"<{type(o).__name__}>"))
 
 
 @dataclass
