@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from ..claims.evidence import pooled_sd
 from ..layers.factory import kind_label
 from ._runs import _num, by_variant, mean_std, run_values, value_text
 
@@ -126,15 +127,3 @@ def sanity_check(records: Sequence[dict], reference: str | None = "standard",
                              passed=False, detail=detail))
             reasons.append(detail)
     return Sanity("; ".join(reasons) if reasons else None, pd.DataFrame(rows))
-
-
-def pooled_sd(s1: float, n1: int, s2: float, n2: int) -> float:
-    """Pooled sample std of two means (a side without a spread contributes nothing)."""
-    s1 = 0.0 if not np.isfinite(s1) else s1
-    s2 = 0.0 if not np.isfinite(s2) else s2
-    den = n1 + n2 - 2
-    if den <= 0:
-        return math.sqrt((s1 ** 2 + s2 ** 2) / 2)
-    return math.sqrt(((n1 - 1) * s1 ** 2 + (n2 - 1) * s2 ** 2) / den)
-
-

@@ -385,24 +385,26 @@ def _is_vgg(scheme: str) -> bool:
     return scheme in ("baseline", "A", "B", "C", "D", "E")
 
 
-def pooled_std(a: Cell, b: Cell) -> float:
-    """Pooled sample std of two means: sqrt(((n_a-1) s_a^2 + (n_b-1) s_b^2) / (n_a + n_b - 2)); a
-    deterministic side contributes nothing; 0 when neither side has a spread."""
-    num = (a.n - 1) * a.spread ** 2 + (b.n - 1) * b.spread ** 2
-    den = a.n + b.n - 2
+def pooled_sd(s1: float, n1: int, s2: float, n2: int) -> float:
+    """Pooled sample std of two means: sqrt(((n1-1) s1^2 + (n2-1) s2^2) / (n1 + n2 - 2)); a side
+    without a spread (None, NaN: deterministic) contributes nothing; 0 when neither has one."""
+    s1, s2 = (0.0 if _missing(s) else float(s) for s in (s1, s2))
+    den = n1 + n2 - 2
     if den <= 0:
-        return math.sqrt((a.spread ** 2 + b.spread ** 2) / 2)
-    return math.sqrt(num / den)
+        return math.sqrt((s1 ** 2 + s2 ** 2) / 2)
+    return math.sqrt(((n1 - 1) * s1 ** 2 + (n2 - 1) * s2 ** 2) / den)
+
+
+def pooled_std(a: Cell, b: Cell) -> float:
+    """:func:`pooled_sd` of two cells."""
+    return pooled_sd(a.spread, a.n, b.spread, b.n)
 
 
 def relative_pooled_std(a: Cell, b: Cell) -> float:
     """Pooled relative std (s / |mean|) of two means, for ratios."""
     ra = a.spread / abs(a.value) if a.value else 0.0
     rb = b.spread / abs(b.value) if b.value else 0.0
-    den = a.n + b.n - 2
-    if den <= 0:
-        return math.sqrt((ra ** 2 + rb ** 2) / 2)
-    return math.sqrt(((a.n - 1) * ra ** 2 + (b.n - 1) * rb ** 2) / den)
+    return pooled_sd(ra, a.n, rb, b.n)
 
 
 __all__ = ["Evidence", "Cell", "KINDS", "COLUMNS", "REQUIRED", "TRAINED", "MIN_SEEDS", "BASE_UNITS",
