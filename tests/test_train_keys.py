@@ -159,3 +159,14 @@ def test_every_part_left_out_of_a_key_exists_and_would_be_reached():
     measured = reached([m for roots in MEASURE_ROOTS.values() for m in roots])
     for part in NOT_IN_MEASURE_KEY:
         assert any(m == part or m.startswith(part + ".") for m in measured), part
+
+
+def test_the_parallel_step_bench_is_keyed_by_the_code_its_model_runs():
+    # the key list this replaced was typed by hand and missed the weights' initialisation
+    # (models._blocks.init_weights, layers.init): a change there was served from the store
+    from gconvlib.chapters.gc2l_parallel import bench_code
+
+    code = set(bench_code())
+    assert {"gconvlib.models._blocks", "gconvlib.layers.init", "gconvlib.parallel.model",
+            "gconvlib.parallel.collectives", "gconvlib.layers.two_level"} <= code
+    assert not {"gconvlib.store", "gconvlib.fingerprint", "gconvlib.chapters.gc2l_parallel"} & code

@@ -62,8 +62,8 @@ def run(profile: str = "quick", device: str = "cpu", width: int = 10, batch_size
                                             f"training steps of the GC-2L paper's models at batch {GC2L_BATCH}")
 
     # this machine: the same comparison, smaller
-    protocol = EpfProtocol(warmup_steps=warmup_steps, window_s=window_s, min_trials=min_trials,
-                           max_trials=max_trials, target_cv=target_cv, idle_s=0.0, calibration_s=min(0.1, window_s))
+    protocol = EpfProtocol.measured_here(window_s, warmup_steps=warmup_steps, min_trials=min_trials,
+                                         max_trials=max_trials, target_cv=target_cv)
     here, counts = S.measure_here(EPF, gc2l_overhead_cells(width, batch_size, groups), device,
                                   epf_protocol=protocol, threads=threads, store=store, profile=profile)
     reasons = S.scaled_reasons(here, {"width": (width, 10), "batch": (batch_size, GC2L_BATCH)})

@@ -153,6 +153,14 @@ def bench_configs(widths, time_procs, image_size: int, overhead_width: int | Non
     return configs
 
 
+def bench_code() -> tuple[str, ...]:
+    """The modules a stored step benchmark depends on: everything the bench imports, transitively
+    (the model, its layers and their initialisation included), less the store that keeps it."""
+    from ..fingerprint import dependency_closure
+
+    return tuple(dependency_closure(["gconvlib.parallel.bench"], exclude=("gconvlib.store", "gconvlib.fingerprint")))
+
+
 def measure(configs, batch: int, steps: int, trials: int, device: str, store: ResultsStore | None,
             profile: str) -> tuple[list[dict], bool]:
     """The measured steps (stored: a re-run with the same code and settings reads them back)."""
@@ -161,13 +169,15 @@ def measure(configs, batch: int, steps: int, trials: int, device: str, store: Re
     store = store or ResultsStore()
     spec = {"configs": [list(c) for c in configs], "batch": batch, "steps": steps, "trials": trials,
             "threads": 1, "device": device}
-    code = ("gconvlib.parallel.bench", "gconvlib.parallel.model", "gconvlib.parallel.layers",
-            "gconvlib.parallel.collectives", "gconvlib.parallel.dist", "gconvlib.models.wide_resnet",
-            "gconvlib.layers.two_level", "gconvlib.layers.factory")
     record = store.get_or_compute(BENCH_KIND, spec, lambda: measure_steps(configs, batch=batch, steps=steps,
                                                                            trials=trials, device=device),
-                                  profile, code=code)
+                                  profile, code=bench_code())
     return record["result"], record.get("cache_hit", False)
+
+
+def _model_text(spec_text: str) -> str:
+    """The variant without its input size (every bench runs one size, named in the notes)."""
+    return ModelSpec.parse(spec_text).replace(input_size=None).text
 
 
 def _width_and_kind(spec_text: str) -> tuple[int, str]:
@@ -182,7 +192,7 @@ def step_table(measured: list[dict]) -> pd.DataFrame:
     for m in measured:
         w, scheme = _width_and_kind(m["spec"])
         work = step_work(m["spec"], m["batch_size"], m["procs"])
-        rows.append({"model": m["spec"].split("/size")[0], "processors": m["procs"],
+        rows.append({"model": _model_text(m["spec"]), "processors": m["procs"],
                      "step (ms)": 1e3 * m["step_s"], "± std": 1e3 * m["step_s_std"],
                      "computation (ms)": 1e3 * m["compute_s"], "communication (ms)": 1e3 * m["comm_s"],
                      "communication share": m["comm_share"], "GMAC per rank": work["macs_per_rank"] / 1e9,
@@ -408,7 +418,7 @@ def step_figure(measured: list[dict]):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.5, 3.2))
-    labels = [f"{m['spec'].split('/size')[0]}\nP = {m['procs']}" for m in measured]
+    labels = [f"{_model_text(m['spec'])}\nP = {m['procs']}" for m in measured]
     comp = [1e3 * m["compute_s"] for m in measured]
     comm = [1e3 * m["comm_s"] for m in measured]
     ax.bar(labels, comp, label="computation")

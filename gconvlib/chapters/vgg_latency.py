@@ -55,8 +55,7 @@ def run(profile: str = "quick", device: str = "cpu", input_size: int = 224, batc
         f"\n\nPer image: the median of {repeats} timed calls after {warmup} warm-up calls, divided by B; spread "
         "= IQR / 1.349.")
     kind = S.here_kind(reasons)
-    protocol = EpfProtocol(warmup_steps=1, window_s=window_s, min_trials=min_trials, max_trials=max_trials,
-                           target_cv=0.03, idle_s=0.0, calibration_s=min(0.1, window_s))
+    protocol = EpfProtocol.measured_here(window_s, warmup_steps=1, min_trials=min_trials, max_trials=max_trials)
     train, train_counts = S.measure_here(EPF, vgg_train_cells(train_variants, train_batch_size, train_input_size,
                                                                    width_mult=width_mult),
                                          device, epf_protocol=protocol, threads=threads, store=store, profile=profile,
