@@ -42,6 +42,19 @@ def test_editing_the_gc2l_layer_changes_gc2l_runs_only(edit):
     assert all(a.split("-")[0] == b.split("-")[0] for a, b in zip(after, before))
 
 
+def test_editing_the_weights_initialisation_makes_every_run_stale(edit):
+    # layers.init draws every weight (models._blocks and the layers import it); the model's key once
+    # held only the modules it instantiates, so an edit there left every stored run "current"
+    specs = [TrainSpec(model=m, **COMMON) for m in ("wrn28_1/gc:2", "wrn28_1/gc2l:2", "mobilenet_v1/e2gc:4")]
+    assert all("gconvlib.layers.init" in s.code_modules() for s in specs)
+    before = keys(*specs)
+    edit("gconvlib.layers.two_level")     # still: a GC or E2GC run does not depend on the GC-2L layer
+    after_two_level = keys(*specs)
+    assert after_two_level[0] == before[0] and after_two_level[2] == before[2] and after_two_level[1] != before[1]
+    edit("gconvlib.layers.init")
+    assert all(a != b for a, b in zip(keys(*specs), after_two_level))
+
+
 def test_editing_the_loop_or_the_recipes_changes_every_run_but_the_cli_does_not(edit):
     specs = [TrainSpec(model=m, **COMMON) for m in ("wrn28_1/gc:2", "mobilenet_v1/e2gc:4")]
     before = keys(*specs)

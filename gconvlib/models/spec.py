@@ -206,18 +206,35 @@ class ModelSpec:
         return self
 
     def code_modules(self) -> tuple[str, ...]:
-        """The gconvlib modules that define this model: its file, the shared blocks, the factory
-        and the layer modules it instantiates (a GC model does not depend on the GC-2L layer).
+        """The gconvlib modules that define this model: its file, the shared blocks, the factory,
+        the layer modules it instantiates and what these import (the weights' initialisation,
+        layers.init), less the layer modules it does not instantiate (a GC model does not depend
+        on the GC-2L layer).
         Results computed from the model carry their fingerprint (see gconvlib.store)."""
         return _code_modules(self)
 
 
+def _layer_kind_modules() -> set[str]:
+    """The modules that define one kind of conv layer each (flgc, shuffle, two_level): the layer
+    classes the layers package exports, so a new kind of layer is found without a list."""
+    from .. import layers
+
+    return {obj.__module__ for obj in vars(layers).values()
+            if isinstance(obj, type) and issubclass(obj, nn.Module) and obj.__module__.startswith("gconvlib.")}
+
+
 @lru_cache(maxsize=512)
 def _code_modules(spec: ModelSpec) -> tuple[str, ...]:
+    from ..fingerprint import dependency_closure
+
     model = spec.build("meta")
     used = {type(m).__module__ for m in model.modules()}
     used |= {spec.entry.builder.__module__, "gconvlib.models._blocks", "gconvlib.layers.factory"}
-    return tuple(sorted(m for m in used if m.startswith("gconvlib.")))
+    used = {m for m in used if m.startswith("gconvlib.")}
+    # what those modules import counts too (layers.init draws every weight), except the layer
+    # kinds the model does not instantiate: _blocks and the factory import them all, and a GC
+    # model's result does not depend on the GC-2L layer
+    return tuple(dependency_closure(sorted(used), "gconvlib", exclude=sorted(_layer_kind_modules() - used)))
 
 
 def build(spec: ModelSpec | str, device: str | torch.device | None = None) -> nn.Module:

@@ -32,8 +32,8 @@ TRAIN_ROOTS = ("train.run",)
 #: parts of the package the training closure leaves out (relative to the package), and why; one
 #: left here by mistake costs a recomputation, not a stale result served as current
 NOT_IN_TRAIN_KEY = {
-    "models": "the model's modules come from ModelSpec.code_modules: those it instantiates",
-    "layers": "as models: a GC run does not depend on the GC-2L layer",
+    "models": "the model's modules come from ModelSpec.code_modules: those it instantiates and what they import",
+    "layers": "as models (layers.init included): a GC run does not depend on the GC-2L layer",
     "datasets": "data_code_modules: the modules of the data source the run used",
     "store": "keeps results and computes none",
     "fingerprint": "computes keys, not results",
