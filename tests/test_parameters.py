@@ -177,3 +177,31 @@ def test_a_recorded_parameter_reads_back_from_the_store(tmp_path):
     record = store.get(CHAPTER_KIND, {"chapter": name, "profile": "smoke"})
     assert record["result"]["parameters"] == {"widths": [1, 2], "root": str(tmp_path / "devices"),
                                               "reference": "<DataFrame>", "limit": None}
+
+
+#: the training chapters (they plan runs from their arguments) and a small plan for each
+TRAINING_CHAPTERS = {"e2gc_accuracy": dict(group_sizes=(2, 4)), "vgg_schemes": dict(schemes=("baseline", "E")),
+                     "gc2l_ablation": {}, "gc2l_comparison": dict(schemes=("gc",))}
+
+
+@pytest.mark.parametrize("name", TRAINING_CHAPTERS)
+def test_a_training_chapter_plans_from_the_arguments_it_received(name, monkeypatch, tmp_path):
+    """``seeds=range(2)`` is recorded as its type (the record is JSON) but planned as the two seeds
+    it holds: a plan made from the record would see the text "<range>". Stopped before training."""
+    from collections import defaultdict
+
+    from gconvlib.chapters import _training
+
+    def stop(r, plan, *args, **kwargs):
+        raise _Built(plan)
+
+    monkeypatch.setattr(_training, "train_and_check", stop)
+    module = import_module(f"gconvlib.chapters.{name}")
+    with pytest.raises(_Built) as built:
+        module.run(profile="smoke", data="standin", seeds=range(2), store=ResultsStore(tmp_path), progress="none",
+                   **TRAINING_CHAPTERS[name])
+    plan = built.value.args[0]
+    seeds = defaultdict(list)
+    for spec in plan:
+        seeds[spec.replace(seed=0)].append(spec.seed)
+    assert len(seeds) >= 2 and all(sorted(s) == [0, 1] for s in seeds.values()), dict(seeds)

@@ -44,7 +44,9 @@ class ChapterResult:
     """Tables, figure data, notes and judged claims of one chapter.
 
     A chapter's ``run`` makes it with :meth:`called` from the arguments it received, so that its
-    recorded parameters are never a second, hand-kept spelling of its signature.
+    recorded parameters are never a second, hand-kept spelling of its signature. ``parameters`` is
+    their JSON form (the record); ``arguments`` the values themselves, which the chapter computes
+    with (a ``range`` or an array of seeds is recorded as its type name but planned as what it holds).
     """
 
     chapter: str
@@ -57,14 +59,15 @@ class ChapterResult:
     notes: dict[str, str] = field(default_factory=dict)
     evidence: Any = None
     claims: pd.DataFrame | None = None
+    arguments: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def called(cls, chapter: str, arguments: Mapping) -> "ChapterResult":
         """The result of ``chapter``'s ``run`` called with ``arguments``: ``run`` passes ``locals()`` as
         its first statement, i.e. exactly the arguments it received (defaults included). Each is
         recorded except :data:`NOT_RECORDED`; tests/test_parameters.py checks this for every chapter."""
-        return cls(chapter, arguments["profile"],
-                   {k: _recordable(v) for k, v in arguments.items() if k not in NOT_RECORDED})
+        kept = {k: v for k, v in arguments.items() if k not in NOT_RECORDED}
+        return cls(chapter, arguments["profile"], {k: _recordable(v) for k, v in kept.items()}, arguments=kept)
 
     def add_table(self, name: str, frame: pd.DataFrame, caption: str = "") -> pd.DataFrame:
         self.tables[name], self.captions[name] = frame, caption

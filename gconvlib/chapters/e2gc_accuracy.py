@@ -57,7 +57,7 @@ def run(profile: str = "quick", data: str = "auto", tasks: Sequence[str] = ("ima
         lr: float | None = 0.02, augment: str | None = "pad_crop_flip", seeds: Sequence[int] = (0, 1, 2),
         store: ResultsStore | None = None, progress: str = "auto") -> ChapterResult:
     r = ChapterResult.called(NAME, locals())
-    plan = plan_specs(**r.parameters)
+    plan = plan_specs(**r.arguments)
     summary, evidence = T.train_and_check(r, plan, PAPER, store, progress, reference=None)
     for model, ref in TABLES.items():
         commands = {"ImageNet-1K": T.column_command(f"{model}/e2gc:2", "imagenet"),

@@ -53,7 +53,7 @@ def run(profile: str = "quick", data: str = "auto", tasks: Sequence[str] = ("cif
         seeds: Sequence[int] = (0, 1, 2), store: ResultsStore | None = None,
         progress: str = "auto") -> ChapterResult:
     r = ChapterResult.called(NAME, locals())
-    plan = plan_specs(**r.parameters)
+    plan = plan_specs(**r.arguments)
     summary, evidence = T.train_and_check(r, plan, PAPER, store, progress, reference="standard",
                                           curves_of=("train_loss",), name_setting=T.model_and_dataset)
     curves = r.data["curves"]

@@ -58,7 +58,7 @@ def run(profile: str = "quick", data: str = "auto", tasks: Sequence[str] = ("cif
         mobilenet_v2_image_size: int | None = None, store: ResultsStore | None = None,
         progress: str = "auto") -> ChapterResult:
     r = ChapterResult.called(NAME, locals())
-    plan = plan_specs(**r.parameters)
+    plan = plan_specs(**r.arguments)
     summary, evidence = T.train_and_check(r, plan, PAPER, store, progress, reference="standard",
                                           name_setting=T.model_and_dataset,
                                           dataset_options=dict(parts=T.SPLIT_NAMES[PAPER]))

@@ -45,7 +45,7 @@ def run(profile: str = "quick", data: str = "auto", schemes: Sequence[str] = SCH
         batch_size: int | None = None, lr: float | None = None, seeds: Sequence[int] = (0, 1, 2),
         store: ResultsStore | None = None, progress: str = "auto") -> ChapterResult:
     r = ChapterResult.called(NAME, locals())
-    plan = plan_specs(**r.parameters)
+    plan = plan_specs(**r.arguments)
     summary, evidence = T.train_and_check(r, plan, PAPER, store, progress, reference="baseline")
     curves = r.data["curves"]
     r.add_table("Fig. 9", accuracy_table(summary), "Test and validation accuracy (%) per scheme: ours (mean ± "
