@@ -29,9 +29,7 @@ absolute in the environment, so a later ``chdir`` and a notebook kernel (which r
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 import hashlib
-import importlib
 import json
 import os
 import platform
@@ -45,6 +43,7 @@ from typing import Any, Callable, Iterable
 from filelock import FileLock
 
 from .fingerprint import code_fingerprint
+from .kinds import RESULT_FIELDS
 from .runtime import absolute_env_paths, commit_state, setting_path  # noqa: F401 (absolute_env_paths: re-exported)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -166,22 +165,11 @@ DAMAGED_DIR = "damaged"
 LOCK_DIR = ".locks"
 
 
-#: kind -> the module that defines it and declares the fields its result must have
-#: (``RESULT_FIELDS = {kind: (field, ...)}`` there, beside the kind's name). Looked up by kind and the
-#: owner imported on first use, so every process knows a kind's fields whatever it imported before,
-#: and reading one kind imports only its owner (a chapter's record does not import torch). A kind
-#: not listed requires none; tests/test_store.py checks this table against the owners' declarations.
-FIELD_OWNERS = {"chapter": "gconvlib.chapters", "chapter_failure": "gconvlib.chapters",
-                "train": "gconvlib.train.spec"}
-
-
-@functools.lru_cache(maxsize=None)
 def result_fields(kind: str) -> tuple[str, ...]:
-    """The fields a result of ``kind`` must have: a record without one is not of its kind, so it is
-    refused on write and set aside like a damaged one on read (instead of failing later with a
-    KeyError that names no file)."""
-    owner = FIELD_OWNERS.get(kind)
-    return tuple(importlib.import_module(owner).RESULT_FIELDS[kind]) if owner else ()
+    """The fields a result of ``kind`` must have (:data:`gconvlib.kinds.RESULT_FIELDS`; none for a
+    kind not listed there): a record without one is not of its kind, so it is refused on write and
+    set aside like a damaged one on read (instead of failing later with a KeyError that names no file)."""
+    return tuple(RESULT_FIELDS.get(kind, ()))
 
 
 def check_result(kind: str, result: Any) -> str | None:

@@ -105,7 +105,7 @@ def test_no_import_cycle_between_the_parts_of_gconvlib():
 
 def test_the_floor_imports_nothing_of_gconvlib():
     edges = part_graph(LIB)
-    for floor in ("runtime", "commands", "fingerprint"):
+    for floor in ("runtime", "commands", "fingerprint", "kinds"):
         assert dict(edges.get(floor, {})) == {}, f"gconvlib/{floor}.py imports {dict(edges[floor])}"
 
 

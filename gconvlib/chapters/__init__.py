@@ -11,19 +11,13 @@ import json
 from typing import Mapping
 
 from ..book import CHAPTERS, PAPER_TITLES, Chapter, chapter
+from ..kinds import CHAPTER, CHAPTER_FAILURE
 from ..runtime import ROOT, setting_path
 
-#: store kind of a chapter's judged claims: written by :mod:`._base`, read by the landing and claims
-#: pages and by the pipeline's up-to-date check (here, so that the pipeline need not import the
-#: chapters' pandas and claims code to name it, and a reader that checks a record knows its fields)
-CHAPTER_KIND = "chapter"
-#: store kind of a chapter whose notebook failed (same spec as its :data:`CHAPTER_KIND` record): written
-#: by the pipeline when the notebook fails, removed when it next succeeds. While it is there, the
-#: chapter's record is the last good run's, and the landing and claims pages say so beside its verdicts.
-CHAPTER_FAILURE_KIND = "chapter_failure"
-#: what a result of each kind must hold (ChapterResult.record() writes the first, the pipeline the
-#: second); the store looks it up here by kind (gconvlib.store.FIELD_OWNERS), whoever reads
-RESULT_FIELDS = {CHAPTER_KIND: ("claims", "parameters"), CHAPTER_FAILURE_KIND: ("reason", "copy", "when")}
+#: store kinds of a chapter's judged claims and of a chapter whose notebook failed, with the fields
+#: their records must have, named in gconvlib.kinds (the store checks them there); re-exported here
+#: for the pipeline and the pages that read them
+CHAPTER_KIND, CHAPTER_FAILURE_KIND = CHAPTER, CHAPTER_FAILURE
 
 __all__ = ["CHAPTERS", "CHAPTER_FAILURE_KIND", "CHAPTER_KIND", "PAPER_TITLES", "Chapter", "cell_parameters", "chapter",
            "run_chapter"]

@@ -14,13 +14,11 @@ import dataclasses
 from dataclasses import asdict, dataclass
 
 from .. import recipes as R
+from ..kinds import TRAIN
 from ..models.spec import ModelSpec
 
-KIND = "train"
-#: what the readers of a training record use (gconv train's report, the chapters' tables); the store
-#: looks it up here by kind (gconvlib.store.FIELD_OWNERS), whoever reads or writes
-RESULT_FIELDS = {KIND: ("label", "architecture", "task", "data", "scaling", "curves", "test", "test_accuracy",
-                        "timing", "run")}
+#: the store kind of a training record; its required fields are in gconvlib.kinds (RESULT_FIELDS)
+KIND = TRAIN
 DATA_MODES = ("auto", "real", "standin")
 
 PACKAGE = "gconvlib"
