@@ -51,17 +51,12 @@ PAPER_DIR = ROOT / "data" / "paper"
 REFERENCE_DIR = ROOT / "data" / "results" / "reference"
 
 
-def resolved_env_path(name: str, default: Path) -> Path:
-    """A path setting (a relative one: see :func:`gconvlib.runtime.setting_path`), else ``default``."""
-    return setting_path(name, default)
-
-
 def results_dir() -> Path:
-    return resolved_env_path("GCONV_RESULTS", ROOT / "data" / "results" / "local")
+    return setting_path("GCONV_RESULTS", ROOT / "data" / "results" / "local")
 
 
 def cache_dir() -> Path:
-    return resolved_env_path("GCONV_CACHE", ROOT / "data" / "cache")
+    return setting_path("GCONV_CACHE", ROOT / "data" / "cache")
 
 
 # -- provenance ------------------------------------------------------------------------

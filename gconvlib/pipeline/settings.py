@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from ..chapters import CHAPTERS
-from ..store import ROOT, resolved_env_path
+from ..runtime import ROOT, setting_path
 
 PROFILES = ("smoke", "quick", "paper")
 
@@ -28,12 +28,12 @@ class PipelineError(RuntimeError):
 
 
 def book_dir() -> Path:
-    return resolved_env_path("GCONV_BOOK_DIR", ROOT / "book")
+    return setting_path("GCONV_BOOK_DIR", ROOT / "book")
 
 
 def notebook_dir() -> Path:
     """Source notebooks and their profiles/ (``GCONV_NOTEBOOK_DIR`` overrides, for tests)."""
-    return resolved_env_path("GCONV_NOTEBOOK_DIR", ROOT / "notebooks")
+    return setting_path("GCONV_NOTEBOOK_DIR", ROOT / "notebooks")
 
 
 def available_notebooks() -> list[str]:
