@@ -92,6 +92,12 @@ def setting_path(name: str, default: Path) -> Path:
     return path
 
 
+def notebook_dir() -> Path:
+    """The source notebooks' folder, with their profiles/ (``GCONV_NOTEBOOK_DIR`` overrides, for
+    tests): where the pipeline executes them and the chapters read their parameters cells."""
+    return setting_path("GCONV_NOTEBOOK_DIR", ROOT / "notebooks")
+
+
 def absolute_env_paths() -> None:
     """Resolve every folder setting that is set now (see :func:`setting_path`): called before
     starting processes in another directory, so that they inherit absolute paths."""
@@ -368,5 +374,5 @@ def warn_if_commit_unknown(what: str) -> dict:
 
 __all__ = ["BACKENDS", "DistInfo", "PATH_SETTINGS", "ParallelError", "ROOT", "SETTINGS", "TORCHRUN_ENV",
            "UnknownCommitWarning", "absolute_env_paths", "backend_for", "check_backend", "check_gpus", "commit_state", "cpu_count", "current", "free_port",
-           "init_from_torchrun", "init_process_group", "process_device", "resolve_device", "setting",
+           "init_from_torchrun", "init_process_group", "notebook_dir", "process_device", "resolve_device", "setting",
            "setting_flag", "setting_path", "torchrun_env", "warn_if_commit_unknown"]

@@ -130,6 +130,11 @@ def test_run_chapter_reads_the_cell_of_the_notebook_folder_in_use(tmp_path, monk
     module = types.SimpleNamespace(run=lambda profile, depth=1, width=1: (profile, depth, width),
                                    __name__="somewhere.fake_chapter")
     assert run_chapter(module, {"profile": "smoke", "depth": 3, "width": 8}) == ("smoke", 3, 1)
+    # the pipeline injects into the same cell of the same folder, read the same way
+    from gconvlib.pipeline import declared_parameters
+
+    assert sorted(declared_parameters("fake_chapter")) == ["depth", "profile"]
+    assert declared_parameters("fake_chapter")["depth"]["default"] == "2"
 
 
 #: arguments a record leaves out on purpose: the profile has its own field, the stores say where

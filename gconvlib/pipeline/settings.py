@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from ..chapters import CHAPTERS
-from ..runtime import ROOT, setting_path
+from ..chapters import CHAPTERS, declared_parameters
+from ..runtime import ROOT, notebook_dir, setting_path
 
 PROFILES = ("smoke", "quick", "paper")
 
@@ -29,11 +29,6 @@ class PipelineError(RuntimeError):
 
 def book_dir() -> Path:
     return setting_path("GCONV_BOOK_DIR", ROOT / "book")
-
-
-def notebook_dir() -> Path:
-    """Source notebooks and their profiles/ (``GCONV_NOTEBOOK_DIR`` overrides, for tests)."""
-    return setting_path("GCONV_NOTEBOOK_DIR", ROOT / "notebooks")
 
 
 def available_notebooks() -> list[str]:
@@ -96,16 +91,12 @@ def parse_overrides(items: list[str] | None) -> dict[str, dict]:
     return out
 
 
-def declared_parameters(notebook: str) -> dict:
-    import papermill
-
-    return papermill.inspect_notebook(str(notebook_dir() / f"{notebook}.ipynb"))
-
-
 def parameter_sources(notebook: str, profile_name: str, profile: dict,
                       overrides: dict) -> tuple[dict, dict]:
     """(parameters to inject, where each came from)."""
     declared = declared_parameters(notebook)
+    if declared is None:
+        raise PipelineError(f"notebook {notebook!r} is not in {notebook_dir()}")
     params, source = {}, {}
     if "profile" in declared:
         params["profile"], source["profile"] = profile_name, "the run"
