@@ -210,3 +210,22 @@ def test_a_training_chapter_plans_from_the_arguments_it_received(name, monkeypat
     for spec in plan:
         seeds[spec.replace(seed=0)].append(spec.seed)
     assert len(seeds) >= 2 and all(sorted(s) == [0, 1] for s in seeds.values()), dict(seeds)
+
+
+#: the knobs of the EPF protocol a measurement made here uses (gconvlib.measure.protocol.HERE)
+PROTOCOL_KNOBS = ("window_s", "min_trials", "max_trials", "target_cv")
+
+
+@pytest.mark.parametrize("name", ["e2gc_energy", "vgg_latency", "gc2l_overhead"])
+def test_a_measuring_chapter_leaves_the_cpu_protocol_to_its_one_definition(name):
+    """A knob of the protocol a chapter takes defaults to None (HERE's value), in ``run`` and in the
+    notebook's cell: a copied 0.5 s window would stay behind when HERE changes, and the chapter's
+    records would no longer be gconv advise's cache hits."""
+    from gconvlib.chapters import declared_parameters
+
+    taken = inspect.signature(import_module(f"gconvlib.chapters.{name}").run).parameters
+    knobs = [k for k in PROTOCOL_KNOBS if k in taken]
+    assert "window_s" in knobs, f"{name}.run takes no window_s"
+    assert {k: taken[k].default for k in knobs} == dict.fromkeys(knobs), name
+    cell = declared_parameters(name)
+    assert {k: cell[k]["default"] for k in knobs} == dict.fromkeys(knobs, "None"), name

@@ -18,8 +18,8 @@ from ..runtime import notebook_dir
 #: for the pipeline and the pages that read them
 CHAPTER_KIND, CHAPTER_FAILURE_KIND = CHAPTER, CHAPTER_FAILURE
 
-__all__ = ["CHAPTERS", "CHAPTER_FAILURE_KIND", "CHAPTER_KIND", "PAPER_TITLES", "Chapter", "chapter", "declared_parameters",
-           "run_chapter"]
+__all__ = ["CHAPTERS", "CHAPTER_FAILURE_KIND", "CHAPTER_KIND", "PAPER_TITLES", "Chapter", "chapter",
+           "declared_parameters", "run_chapter"]
 
 
 def declared_parameters(name: str) -> dict[str, dict] | None:

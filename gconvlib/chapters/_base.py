@@ -121,6 +121,14 @@ class ChapterResult:
                                              {"claims": rows, "parameters": self.parameters}, self.profile)
 
 
+def protocol_sentence(protocol) -> str:
+    """The EPF protocol a measurement made here used (an :class:`~gconvlib.measure.protocol.EpfProtocol`),
+    in words: a chapter's knob left at None says only "the default", the page says which."""
+    return (f"Protocol: {protocol.warmup_steps} warm-up steps, then {protocol.min_trials}-{protocol.max_trials} "
+            f"windows of {protocol.window_s:g} s per cell (fewer than the most once their CV is at most "
+            f"{100 * protocol.target_cv:g} %).")
+
+
 # -- exact counts as evidence ------------------------------------------------------------------
 
 def count_evidence(model_key: str, schemes, store: ResultsStore | None = None, **spec_fields) -> pd.DataFrame:

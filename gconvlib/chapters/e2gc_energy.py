@@ -21,7 +21,7 @@ from ..measure.records import EPF
 from ..measure.reference import by_model_and_batch
 from ..paper import load_values
 from ..store import ResultsStore
-from ._base import ChapterResult
+from ._base import ChapterResult, protocol_sentence
 from ._claims import judge_chapter
 
 NAME = "e2gc_energy"
@@ -50,13 +50,11 @@ def run(profile: str = "quick", batch_sizes=(1, 4, 16), reference_mode: str = "g
     here["ms_per_frame"] = here["ms_fastest"] / here["batch_size"] if len(here) else None
     reasons = S.scaled_reasons(here, {"batch sizes": (sorted(set(measure_batch_sizes)), sorted(E2GC_BATCH_SIZES))})
     r.notes["here"] = S.here_note(here, counts, reasons, "time per frame") + (
-        f"\n\nProtocol: {protocol.warmup_steps} warm-up steps, then {protocol.min_trials}-{protocol.max_trials} "
-        f"windows of {protocol.window_s:g} s per cell (fewer than the most once their CV is at most "
-        f"{100 * protocol.target_cv:g} %). "
+        f"\n\n{protocol_sentence(protocol)} "
         f"Time per frame = the fastest window's step time / B (other processes on a shared machine only "
         f"slow a window down); spread across windows (CV of time per step): {S.spread(here)}.")
     here_kind = S.here_kind(reasons)
-    r.data.update(reference=ref, here=here)
+    r.data.update(reference=ref, here=here, protocol=protocol.as_dict())
 
     # Tables III-IV side by side
     paper = A.paper_epf_table(load_values("e2gc"))

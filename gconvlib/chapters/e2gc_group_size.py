@@ -135,7 +135,7 @@ def _here(r: ChapterResult, model, device, input_size, batch_size, budget_s, win
     protocol = EpfProtocol.measured_here(window_s)   # None: gconv advise's window
     advice = AD.advise(model, device, batch_size, input_size, budget_s=budget_s, threads=threads, protocol=protocol,
                        complete=True, store=store, profile=profile)
-    r.data["advice"] = advice
+    r.data.update(advice=advice, protocol=protocol.as_dict())
     paper_size = ModelSpec(model).input_size
     reasons = [f"input {advice.input_size} px instead of {paper_size}"] if advice.input_size != paper_size else []
     kind = SCALED if reasons else MEASURED_HERE

@@ -20,7 +20,7 @@ from ..measure.protocol import EpfProtocol
 from ..measure.records import CONV_SHARE, EPF
 from ..models import ModelSpec
 from ..store import ResultsStore
-from ._base import ChapterResult, count_evidence
+from ._base import ChapterResult, count_evidence, protocol_sentence
 from ._claims import judge_chapter
 
 NAME = "gc2l_overhead"
@@ -45,9 +45,9 @@ def exact_costs(groups=GC2L_GROUPS, width: int = 10, store: ResultsStore | None 
 
 
 def run(profile: str = "quick", device: str = "cpu", width: int = 10, batch_size: int = 2, groups=GC2L_GROUPS,
-        window_s: float = 0.5, min_trials: int = 3, max_trials: int = 4, target_cv: float = 0.03,
-        warmup_steps: int = 1, threads: int | None = 1, store: ResultsStore | None = None,
-        reference_store: ResultsStore | None = None) -> ChapterResult:
+        window_s: float | None = None, min_trials: int | None = None, max_trials: int | None = None,
+        target_cv: float | None = None, warmup_steps: int = 1, threads: int | None = 1,
+        store: ResultsStore | None = None, reference_store: ResultsStore | None = None) -> ChapterResult:
     r = ChapterResult.called(NAME, locals())
     exact = pd.concat([exact_costs(groups, w, store) for w in dict.fromkeys([10, width])], ignore_index=True)
     r.add_table("exact", exact, "What the coarse path adds to GC (exact, counted on the models): MACs and "
@@ -61,17 +61,18 @@ def run(profile: str = "quick", device: str = "cpu", width: int = 10, batch_size
     r.notes["reference"] = S.reference_note(pd.concat([ref, share], ignore_index=True),
                                             f"training steps of the GC-2L paper's models at batch {GC2L_BATCH}")
 
-    # this machine: the same comparison, smaller
+    # this machine: the same comparison, smaller; None: the knob of the protocol gconv advise measures with
     protocol = EpfProtocol.measured_here(window_s, warmup_steps=warmup_steps, min_trials=min_trials,
                                          max_trials=max_trials, target_cv=target_cv)
     here, counts = S.measure_here(EPF, gc2l_overhead_cells(width, batch_size, groups), device,
                                   epf_protocol=protocol, threads=threads, store=store, profile=profile)
     reasons = S.scaled_reasons(here, {"width": (width, 10), "batch": (batch_size, GC2L_BATCH)})
     r.notes["here"] = S.here_note(here, counts, reasons, "time per training step") + (
-        f"\n\nStep time = the fastest window's (other processes on a shared machine only slow a window down); "
+        f"\n\n{protocol_sentence(protocol)} "
+        f"Step time = the fastest window's (other processes on a shared machine only slow a window down); "
         f"spread across windows (CV of time per step): {S.spread(here)}. These CPU times are shown beside the GPU "
         "claims as a proxy and judge none of them.")
-    r.data.update(reference=ref, conv_share=share, here=here, exact=exact)
+    r.data.update(reference=ref, conv_share=share, here=here, exact=exact, protocol=protocol.as_dict())
 
     tables = [A.overhead_table(here, "ms_fastest").assign(source=f"here ({S.here_kind(reasons)})", quantity="time")]
     for name, rows in S.per_device(ref, S.MEASURED):

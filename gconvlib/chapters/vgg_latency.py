@@ -23,7 +23,7 @@ from ..measure.records import EPF, LATENCY
 from ..measure.reference import by_model_and_batch
 from ..models import ModelSpec
 from ..store import ResultsStore
-from ._base import ChapterResult
+from ._base import ChapterResult, protocol_sentence
 from ._claims import judge_chapter
 
 NAME = "vgg_latency"
@@ -34,9 +34,9 @@ TRAIN_EVIDENCE = {"train_step_time": ("ms_per_step", "ms_std", 1e-3)}
 
 def run(profile: str = "quick", device: str = "cpu", input_size: int = 224, batch_sizes=(1,), repeats: int = 10,
         warmup: int = 2, train_variants=("A", "B", "C", "D"), train_batch_size: int = PAPER_BATCH,
-        train_input_size: int = 32, width_mult: float | None = None, window_s: float = 0.5, min_trials: int = 3,
-        max_trials: int = 4, threads: int | None = 1, store: ResultsStore | None = None,
-        reference_store: ResultsStore | None = None) -> ChapterResult:
+        train_input_size: int = 32, width_mult: float | None = None, window_s: float | None = None,
+        min_trials: int | None = None, max_trials: int | None = None, threads: int | None = 1,
+        store: ResultsStore | None = None, reference_store: ResultsStore | None = None) -> ChapterResult:
     r = ChapterResult.called(NAME, locals())
     vgg = lambda spec: spec["model"].startswith("vgg13_bn/")  # noqa: E731
     ref = S.reference_rows(LATENCY, vgg, reference_store)
@@ -55,15 +55,17 @@ def run(profile: str = "quick", device: str = "cpu", input_size: int = 224, batc
         f"\n\nPer image: the median of {repeats} timed calls after {warmup} warm-up calls, divided by B; spread "
         "= IQR / 1.349.")
     kind = S.here_kind(reasons)
+    # None: the knob of the protocol gconv advise measures with (measure.protocol.HERE)
     protocol = EpfProtocol.measured_here(window_s, warmup_steps=1, min_trials=min_trials, max_trials=max_trials)
     train, train_counts = S.measure_here(EPF, vgg_train_cells(train_variants, train_batch_size, train_input_size,
                                                                    width_mult=width_mult),
                                          device, epf_protocol=protocol, threads=threads, store=store, profile=profile,
                                          group_of=by_model_and_batch)
     train_reasons = S.scaled_reasons(train, {})
-    r.notes["train"] = S.here_note(train, train_counts, train_reasons, "time per training step")
+    r.notes["train"] = S.here_note(train, train_counts, train_reasons, "time per training step") + (
+        f"\n\n{protocol_sentence(protocol)}")
     train_kind = S.here_kind(train_reasons)
-    r.data.update(here=here, reference=ref, train=train, reference_train=ref_train)
+    r.data.update(here=here, reference=ref, train=train, reference_train=ref_train, protocol=protocol.as_dict())
 
     macs = pd.DataFrame([dict(variant=v, macs_G=count_spec(ModelSpec("vgg13_bn", v), store)["macs"] / 1e9)
                          for v in VGG_VARIANTS])  # the paper's 224 px network, as Fig. 10 plots
