@@ -94,7 +94,10 @@ def parse_overrides(items: list[str] | None) -> dict[str, dict]:
 def parameter_sources(notebook: str, profile_name: str, profile: dict,
                       overrides: dict) -> tuple[dict, dict]:
     """(parameters to inject, where each came from)."""
-    declared = declared_parameters(notebook)
+    try:
+        declared = declared_parameters(notebook)
+    except ValueError as e:   # not one cell tagged parameters
+        raise PipelineError(str(e)) from None
     if declared is None:
         raise PipelineError(f"notebook {notebook!r} is not in {notebook_dir()}")
     params, source = {}, {}
