@@ -128,17 +128,17 @@ def cmd_tables(args) -> int:
 
 def cmd_notebooks(args) -> int:
     from .pipeline import run_notebooks
-    from .plan import default_train_jobs, train_missing
+    from .plan import train_jobs_setting, train_missing
 
     if args.train_jobs is not None and args.train_jobs < 1:
         raise UsageError(f"--train-jobs must be at least 1, got {args.train_jobs}")
     try:
-        jobs = args.train_jobs or default_train_jobs()
+        jobs = args.train_jobs or train_jobs_setting()   # None: one per CPU, decided when there are runs
     except ValueError as e:   # GCONV_TRAIN_JOBS
         raise UsageError(str(e)) from None
 
-    def before(selected: list[str]) -> None:   # after the request is checked, before the first notebook
-        train_missing(args.profile, args.set, selected, jobs=jobs)
+    def before(notebooks: list[str]) -> int:   # after the request is checked, before the first notebook
+        return train_missing(args.profile, args.set, notebooks, jobs=jobs) if notebooks else 0
 
     return run_notebooks(profile=args.profile, overrides=args.set, only=args.only, force=args.force,
                          before=before)

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import logging
 import multiprocessing
 import shlex
 import sys
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 
 from .runtime import cpu_count, setting
@@ -89,14 +90,18 @@ def call_plan_specs(fn, params: dict) -> list:
     return list(fn(**{k: v for k, v in params.items() if k in sig.parameters}))
 
 
-def planned_jobs(profile_name: str, overrides: list[str] | None = None) -> list[Job]:
-    """Every training run of the profile's chapters (each once, in book order)."""
+def planned_jobs(profile_name: str, overrides: list[str] | None = None,
+                 chapters: list[str] | None = None) -> list[Job]:
+    """Every training run of the profile's chapters (``chapters``: of these only), each once, in
+    book order, filed under the first chapter that trains it."""
     from .pipeline import load_profile, parse_overrides
 
     profile = load_profile(profile_name)
     parsed = parse_overrides(overrides)
     jobs, seen = [], set()
     for name, module in chapter_modules():
+        if chapters is not None and name not in chapters:
+            continue
         for spec in call_plan_specs(module.plan_specs, chapter_parameters(name, profile_name, profile, parsed)):
             if spec not in seen:
                 seen.add(spec)
@@ -123,15 +128,21 @@ def missing_jobs(jobs: list[Job], store: ResultsStore | None = None) -> list[Job
 MAX_DEFAULT_TRAIN_JOBS = 4   # each process holds its data set in memory; more are measured nowhere yet
 
 
+def train_jobs_setting() -> int | None:
+    """``GCONV_TRAIN_JOBS`` as a number (None: unset); ValueError, in one line, for anything else."""
+    value = setting("GCONV_TRAIN_JOBS")
+    if value is not None and (not value.strip().isdigit() or int(value) < 1):
+        raise ValueError(f"GCONV_TRAIN_JOBS={value!r}: give a whole number of processes, at least 1 "
+                         f"(1: every run trains inside its notebook)")
+    return None if value is None else int(value)
+
+
 def default_train_jobs() -> int:
     """``GCONV_TRAIN_JOBS``, else one process per CPU (at most :data:`MAX_DEFAULT_TRAIN_JOBS`) when
     no GPU is there to train on, else 1."""
-    value = setting("GCONV_TRAIN_JOBS")
-    if value is not None:
-        if not value.strip().isdigit() or int(value) < 1:
-            raise ValueError(f"GCONV_TRAIN_JOBS={value!r}: give a whole number of processes, at least 1 "
-                             f"(1: every run trains inside its notebook)")
-        return int(value)
+    jobs = train_jobs_setting()
+    if jobs is not None:
+        return jobs
     import torch
 
     return 1 if torch.cuda.is_available() else min(cpu_count(), MAX_DEFAULT_TRAIN_JOBS)
@@ -145,13 +156,19 @@ def train_missing(profile: str, overrides: list[str] | None = None, chapters: li
     The runs are those :func:`planned_jobs` lists, so each is stored under the very key its chapter
     looks up; the records say how many threads made them. A run that fails is reported in one line
     and left to its notebook, which trains it again and shows the error where the reader sees it.
-    Returns the number of failed runs; Ctrl-C stops after the runs in progress have checkpointed."""
+    Returns how many runs it started. Ctrl-C: the runs in progress checkpoint at their next step
+    (each worker's own handler, :class:`~gconvlib.train.checkpoint.StopOnInterrupt`) and no other
+    starts; KeyboardInterrupt is raised once they have stopped."""
     jobs = default_train_jobs() if jobs is None else jobs
     if jobs < 2:
         return 0
+    import torch
+
+    if torch.cuda.is_available():
+        raise ValueError(f"{jobs} training processes on a machine with a GPU would share one device; "
+                         f"use --train-jobs 1 (each notebook trains its runs on the GPU)")
     store = store or ResultsStore()
-    todo = [job for job in missing_jobs(planned_jobs(profile, overrides), store)
-            if chapters is None or job.chapter in chapters]
+    todo = missing_jobs(planned_jobs(profile, overrides, chapters), store)
     if not todo:
         return 0
     jobs = min(jobs, len(todo))
@@ -159,39 +176,56 @@ def train_missing(profile: str, overrides: list[str] | None = None, chapters: li
     print(f"[gconv] training the {len(todo)} runs of the {profile} profile that the store lacks, {jobs} at a "
           f"time ({threads} thread{'s' if threads > 1 else ''} each); the notebooks then read them back",
           flush=True)
-    started, failed = time.time(), 0
+    started, failed, waiting = time.time(), 0, list(reversed(todo))
     # spawn: a forked child would inherit this process's torch thread pool and its state
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
                              initializer=_start_worker, initargs=(threads,)) as pool:
-        futures = {pool.submit(_train_one, job.spec, profile, str(store.root)): job for job in todo}
+        running = {}
+
+        def submit() -> None:   # one run per free process: none waits in the pool's queue for a Ctrl-C
+            while waiting and len(running) < jobs:
+                job = waiting.pop()
+                running[pool.submit(_train_one, job.spec, profile, str(store.root))] = job
+
+        submit()
         try:
-            for done, future in enumerate(as_completed(futures), 1):
-                job = futures[future]
-                try:
-                    outcome = future.result()
-                except Exception as e:   # the notebook trains it again and shows the whole error
-                    failed += 1
-                    outcome = (f"failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
-                               f"{job.chapter} trains it again and shows why")
-                print(f"    ({done}/{len(todo)}) {job.chapter}: {job.spec.model} seed {job.spec.seed}: {outcome}",
-                      flush=True)
+            while running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job = running.pop(future)
+                    try:
+                        outcome = future.result()
+                    except Exception as e:   # the notebook trains it again and shows the whole error
+                        failed += 1
+                        outcome = (f"failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                                   f"{job.chapter} trains it again and shows why")
+                    finished = len(todo) - len(waiting) - len(running)
+                    print(f"    ({finished}/{len(todo)}) {job.chapter}: {job.spec.model} seed {job.spec.seed}: "
+                          f"{outcome}", flush=True)
+                submit()
         except KeyboardInterrupt:
-            for future in futures:
-                future.cancel()
+            waiting.clear()   # the running ones checkpoint and stop; leaving the block waits for them
             raise
     print(f"[gconv] {len(todo) - failed} of {len(todo)} runs trained in {time.time() - started:.0f} s", flush=True)
-    return failed
+    return len(todo)
 
 
 def _start_worker(threads: int) -> None:
+    import signal
+
+    import pooch
+
+    from .datasets import StandInWarning
     from .train.device import set_process_threads
 
+    # Ctrl-C reaches every process of the terminal: a worker between runs ignores it (it would die
+    # and break the pool); during a run, training's own handler checkpoints at the next step
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     set_process_threads(threads)
-    # the notebook that reads the run back shows where its data came from; here it would repeat
-    # once per process and run
-    from .datasets import StandInWarning
-
+    # the notebook that reads the run back shows where its data came from (and why not the real
+    # data); here it would repeat once per process and run
     warnings.simplefilter("ignore", StandInWarning)
+    pooch.get_logger().setLevel(logging.WARNING)   # its "Downloading data from ..." before each try
 
 
 _DATA = None   # one data cache per worker process: the seeds of one variant share their data
@@ -202,7 +236,8 @@ def _train_one(spec, profile: str, root: str) -> str:
     from .train.run import train
 
     global _DATA
-    _DATA = _DATA or DataCache()
+    if _DATA is None:
+        _DATA = DataCache()
     record = train(spec, ResultsStore(root), progress="none", profile=profile, data_cache=_DATA)
     res = record["result"]
     wall = res["timing"]["wall_s"]
@@ -263,4 +298,4 @@ def add_subcommands(subparsers) -> None:
 
 
 __all__ = ["Job", "add_subcommands", "call_plan_specs", "chapter_modules", "chapter_parameters",
-           "default_train_jobs", "missing_jobs", "planned_jobs", "train_missing"]
+           "default_train_jobs", "missing_jobs", "planned_jobs", "train_jobs_setting", "train_missing"]

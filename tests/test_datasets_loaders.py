@@ -350,3 +350,48 @@ def test_bad_parameters():
         get_data("cifar10", mode="standin", val_fraction=1.0)
     with pytest.raises(ValueError, match="channels"):
         get_data("cifar10", mode="standin", channels=2)
+
+
+def test_a_data_set_unpacked_by_another_process_while_this_one_waited_is_not_unpacked_again(tmp_path, monkeypatch):
+    # gconv notebooks trains several runs at once: two processes must not unpack one archive into
+    # one folder together, and the second must find the first one's files, not unpack over them
+    import tarfile
+    import threading
+    import time
+
+    from filelock import FileLock
+
+    import gconvlib.datasets.download as dl
+
+    monkeypatch.setenv("GCONV_OFFLINE", "1")        # the archive is on disk: offline still unpacks
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (tmp_path / "payload.txt").write_text("one")
+    with tarfile.open(folder / "set.tar.gz", "w:gz") as tar:
+        tar.add(tmp_path / "payload.txt", arcname="set/payload.txt")
+    unpacked = []
+    import pooch
+
+    class CountingUntar(pooch.Untar):
+        def __call__(self, *args):
+            unpacked.append(args[0])
+            return super().__call__(*args)
+
+    monkeypatch.setattr(pooch, "Untar", CountingUntar)
+    present = lambda: (folder / "set" / "payload.txt").is_file()  # noqa: E731
+    holding = threading.Event()
+
+    def other_process():   # holds the folder's lock while it unpacks (a thread stands in for it)
+        with FileLock(str(folder / ".gconv-download.lock")):
+            holding.set()
+            time.sleep(0.3)
+            (folder / "set").mkdir()
+            (folder / "set" / "payload.txt").write_text("one")
+
+    other = threading.Thread(target=other_process)
+    other.start()
+    holding.wait()
+    dl.ensure_extracted("fake", Remote("set.tar.gz", "http://example.invalid/set.tar.gz", None), folder,
+                        present, download=True)
+    other.join()
+    assert unpacked == [], "the layout the other process made was found under the lock"

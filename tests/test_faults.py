@@ -548,3 +548,29 @@ def test_an_unexpected_error_is_one_line_with_its_traceback_in_a_log(tmp_path, m
     assert main(["count", "wrn28_10/gc:2"]) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err and "in broken" in err and err.strip().endswith("(traceback above (GCONV_DEBUG=1))")
+
+
+def test_the_training_before_the_notebooks_gets_only_those_that_run_and_its_failure_stops_none(
+        tmp_path, monkeypatch, capsys):
+    # gconv notebooks trains the missing runs before the notebooks (pipeline.run_notebooks(before=))
+    _notebooks(tmp_path, monkeypatch)
+    calls, asked = [], []
+    _fake_papermill(monkeypatch, calls)
+    assert pipeline.run_notebooks("quick", before=lambda names: asked.append(names) or 0) == 0
+    assert asked == [["vgg_complexity", "vgg_latency", "index"]]
+    assert "of training before them" not in capsys.readouterr().out, "it trained nothing: the summary says nothing"
+
+    asked.clear()
+    assert pipeline.run_notebooks("quick", before=lambda names: asked.append(names) or 3) == 0
+    assert asked == [[]], "every notebook is up to date: none of them needs a run trained"
+    assert "of training before them" in capsys.readouterr().out
+
+    def broken(names):
+        raise ValueError("a chapter's plan_specs failed")
+
+    calls.clear()
+    assert pipeline.run_notebooks("quick", force=True, before=broken) == 0
+    assert [name for name, _ in calls] == ["vgg_complexity", "vgg_latency", "index"], "the notebooks still ran"
+    err = capsys.readouterr().err
+    assert "training the runs before the notebooks failed (ValueError: a chapter's plan_specs failed); " \
+           "each notebook trains its own runs instead" in err

@@ -46,3 +46,18 @@ def test_every_chapter_has_its_notebook_and_the_book_lists_it():
         assert (ROOT / "notebooks" / f"{name}.ipynb").exists(), name
         assert name == "index" or f"_generated/{name}" in toc, name
     assert [c.name for c in CHAPTERS] == [n for n in NOTEBOOKS if n not in ("claims", "index")]
+
+
+def test_papermill_reads_every_parameter_of_every_cell():
+    # papermill skips a line it cannot parse (an '=' inside the comment is enough) with a warning
+    # and no error: its parameter is then unknown to `--set` and to the book's parameter table
+    import ast
+
+    import papermill
+
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cell = next(c for c in json.loads(path.read_text())["cells"]
+                    if "parameters" in c.get("metadata", {}).get("tags", []))
+        assigned = [t.id for node in ast.parse("".join(cell["source"])).body if isinstance(node, ast.Assign)
+                    for t in node.targets if isinstance(t, ast.Name)]
+        assert list(papermill.inspect_notebook(str(path))) == assigned, path.name

@@ -150,15 +150,17 @@ def test_a_plan_specs_with_keywords_gets_the_parameters_it_declares(monkeypatch,
 
 # -- training the missing runs before the notebooks (gconv notebooks --train-jobs) ----------------
 
-def test_missing_runs_train_in_worker_processes_as_the_notebook_would_train_them(fake_chapter, tmp_path, capsys):
+def test_missing_runs_train_in_worker_processes_as_the_notebook_would_train_them(fake_chapter, tmp_path, capsys,
+                                                                                  monkeypatch):
     import torch
 
     from gconvlib import plan
     from gconvlib.train.run import stored_record, train
 
+    monkeypatch.setattr(plan, "cpu_count", lambda: 2)     # the workers get their threads from here
     store = ResultsStore()
     _store_fake_record(TrainSpec(**TINY, seed=1))          # stored already: not trained again
-    assert plan.train_missing("smoke", jobs=2, store=store) == 0
+    assert plan.train_missing("smoke", jobs=2, store=store) == 2
     out = capsys.readouterr().out
     assert "training the 2 runs of the smoke profile that the store lacks, 2 at a time (1 thread each)" in out
     assert out.count("fake_plan: wrn28_1/gc2l:2 seed ") == 2 and "seed 1:" not in out
@@ -196,7 +198,7 @@ def test_a_run_that_fails_is_named_and_left_to_its_notebook(monkeypatch, smoke_p
     monkeypatch.setattr("gconvlib.chapters.CHAPTERS", [Chapter("fake_failing", "gc2l", "failing")])
     monkeypatch.setenv("GCONV_CACHE", str(tmp_path / "empty cache"))
     monkeypatch.setenv("GCONV_OFFLINE", "1")
-    assert plan.train_missing("smoke", jobs=2) == 1
+    assert plan.train_missing("smoke", jobs=2) == 2
     out = capsys.readouterr().out
     failed = [line for line in out.splitlines() if "failed (" in line]
     assert len(failed) == 1 and "fake_failing trains it again and shows why" in failed[0]
@@ -210,3 +212,22 @@ def test_a_bad_train_jobs_setting_is_one_line(monkeypatch, capsys):
     assert err.count("\n") == 1 and "GCONV_TRAIN_JOBS='two'" in err
     assert cli.main(["notebooks", "--train-jobs", "0"]) == 2
     assert "--train-jobs must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_a_run_two_chapters_share_is_trained_for_either_of_them(monkeypatch, smoke_profile):
+    from gconvlib import plan
+
+    def planner(seeds):
+        return lambda params: [TrainSpec(**TINY, seed=s) for s in seeds]
+
+    for name, seeds in (("fake_first", (0, 1)), ("fake_second", (1, 2))):
+        module = types.ModuleType(f"gconvlib.chapters.{name}")
+        module.plan_specs = planner(seeds)
+        monkeypatch.setitem(sys.modules, f"gconvlib.chapters.{name}", module)
+    monkeypatch.setattr("gconvlib.chapters.CHAPTERS", [Chapter("fake_first", "gc2l", "first"),
+                                                       Chapter("fake_second", "gc2l", "second")])
+    every = plan.planned_jobs("smoke")
+    assert [(j.chapter, j.spec.seed) for j in every] == [("fake_first", 0), ("fake_first", 1), ("fake_second", 2)]
+    # --only the second chapter: its run of seed 1, which the first chapter also trains, is planned
+    assert [(j.chapter, j.spec.seed) for j in plan.planned_jobs("smoke", chapters=["fake_second"])] == \
+        [("fake_second", 1), ("fake_second", 2)]

@@ -112,17 +112,34 @@ def verify(path: Path, known_hash: str | None) -> None:
             f"expected {expected}. Delete it and download it again.")
 
 
+def _writing(folder: Path, will_write: bool = True):
+    """A lock held while a data set's folder is filled: ``gconv notebooks`` trains several runs at
+    once, and two processes must not download or unpack the same files into one folder together
+    (one would read a half-unpacked layout as present). Offline, with nothing to unpack, nothing
+    is written and no lock is taken (nor its folder made)."""
+    from contextlib import nullcontext
+
+    from filelock import FileLock
+
+    if not will_write:
+        return nullcontext()
+    folder.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(folder / ".gconv-download.lock"))
+
+
 def ensure(task: str, files: list[Remote], folder: Path, download: bool) -> list[Path]:
     """Paths of ``files`` in ``folder``, downloading the missing ones when allowed."""
     folder = Path(folder)
-    missing = [r for r in files if not (folder / r.fname).is_file()]
-    if missing and not download:
+    missing = lambda: [r for r in files if not (folder / r.fname).is_file()]  # noqa: E731
+    if missing() and not download:
         raise unavailable(task, files, folder, "files missing and download=False")
-    for remote in missing:
-        try:
-            fetch(remote, folder)
-        except DatasetUnavailable as err:
-            raise unavailable(task, files, folder, str(err).splitlines()[0]) from err
+    if missing():
+        with _writing(folder, will_write=not offline()):
+            for remote in missing():   # again under the lock: another process may have fetched them
+                try:
+                    fetch(remote, folder)
+                except DatasetUnavailable as err:
+                    raise unavailable(task, files, folder, str(err).splitlines()[0]) from err
     return [folder / r.fname for r in files]
 
 
@@ -138,15 +155,18 @@ def ensure_extracted(task: str, remote: Remote, folder: Path, present, download:
     if present():
         return
     archive = folder / remote.fname
-    if archive.is_file():
-        verify(archive, remote.known_hash)
-    elif not download:
+    if not archive.is_file() and not download:
         raise unavailable(task, [remote], folder, "files missing and download=False")
-    else:
-        try:
-            fetch(remote, folder)
-        except DatasetUnavailable as err:
-            raise unavailable(task, [remote], folder, str(err).splitlines()[0]) from err
-    pooch.Untar(extract_dir=".")(str(archive), "download", None)
-    if not present():
-        raise DatasetCorrupted(f"{archive} was unpacked into {folder} but the expected layout is not there")
+    with _writing(folder, will_write=archive.is_file() or not offline()):
+        if present():   # another process unpacked it while this one waited
+            return
+        if archive.is_file():
+            verify(archive, remote.known_hash)
+        else:
+            try:
+                fetch(remote, folder)
+            except DatasetUnavailable as err:
+                raise unavailable(task, [remote], folder, str(err).splitlines()[0]) from err
+        pooch.Untar(extract_dir=".")(str(archive), "download", None)
+        if not present():
+            raise DatasetCorrupted(f"{archive} was unpacked into {folder} but the expected layout is not there")

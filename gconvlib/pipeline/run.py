@@ -109,11 +109,13 @@ def _selected(names: list[str], extra: dict, only: list[str] | None) -> list[str
 
 def run_notebooks(profile: str = "quick", overrides: list[str] | None = None,
                   only: list[str] | None = None, force: bool = False,
-                  before: Callable[[list[str]], None] | None = None) -> int:
+                  before: Callable[[list[str]], int] | None = None) -> int:
     """Execute the profile's notebooks; 0: all succeeded, 1: some failed (the rest ran), 130: Ctrl-C.
 
-    ``before(selected)`` runs once the request is checked and before the first notebook: the CLI
-    trains the selected notebooks' missing runs there, several at a time (:mod:`gconvlib.plan`)."""
+    ``before(names)`` runs once the request is checked and before the first notebook, with the
+    notebooks that will execute (not up to date, or ``force``); it returns how much work it did (0:
+    none, and the summary says nothing of it). The CLI trains those notebooks' missing runs there,
+    several at a time (:mod:`gconvlib.plan`). When it fails, the notebooks still run."""
     import papermill
 
     absolute_env_paths()   # the kernels run in notebooks/: they must get no relative path
@@ -122,20 +124,32 @@ def run_notebooks(profile: str = "quick", overrides: list[str] | None = None,
     selected = _selected(available_notebooks(), extra, only)
     # every parameter of every notebook is checked before the first one runs
     parameters = {name: parameter_sources(name, profile, prof, extra) for name in selected}
-    summary = Summary()
-    if before is not None:
-        started = time.time()
-        try:
-            before(selected)
-        except KeyboardInterrupt:
-            print("\n[gconv] interrupted while training the runs before the notebooks; a started run "
-                  "resumes from its checkpoint: run the same command again", file=sys.stderr, flush=True)
-            return INTERRUPTED_EXIT
-        summary.before_s = time.time() - started
     out_dir, failed_dir = book_dir() / "_generated", book_dir() / "_failed"
     raw_dir = out_dir / "_papermill"
     raw_dir.mkdir(parents=True, exist_ok=True)
     data = stamps.data_hash()
+
+    def status(name: str):
+        """(stamp, why it is stale or None, up to date) of one notebook's last run."""
+        params = parameters[name][0]
+        stamp = stamps.stamp_for(name, params, data)
+        stale = stamps.stale_reason(out_dir / f"{name}.stamp", stamp, name, params)
+        raw = raw_dir / f"{name}.ipynb"
+        return stamp, stale, stale is None and raw.exists() and not stamps.has_error_output(raw)
+
+    summary = Summary()
+    if before is not None:
+        started = time.time()
+        try:
+            if before([name for name in selected if force or not status(name)[2]]):
+                summary.before_s = time.time() - started
+        except KeyboardInterrupt:
+            print("\n[gconv] interrupted while training the runs before the notebooks; a started run "
+                  "resumes from its checkpoint: run the same command again", file=sys.stderr, flush=True)
+            return INTERRUPTED_EXIT
+        except Exception as e:   # the notebooks train their own runs then, and show what fails
+            print(f"[gconv] training the runs before the notebooks failed ({_failure_reason(e)}); "
+                  "each notebook trains its own runs instead", file=sys.stderr, flush=True)
     changed_any = False   # a notebook executed or failed: the summaries run again
     for number, name in enumerate(selected, 1):
         params, sources = parameters[name]
@@ -143,9 +157,7 @@ def run_notebooks(profile: str = "quick", overrides: list[str] | None = None,
         record = f"book/_generated/_papermill/{name}.ipynb"
         overrides_here = [f"{name}.{k}={v}" for k, v in extra.get(name, {}).items()]
         table = book.parameter_table(book.parameter_rows(name, params, sources), profile, overrides_here)
-        stamp = stamps.stamp_for(name, params, data)
-        stale = stamps.stale_reason(stamp_file, stamp, name, params)
-        up_to_date = stale is None and raw.exists() and not stamps.has_error_output(raw)
+        stamp, stale, up_to_date = status(name)
         again = name in SUMMARIES and changed_any
         head = f"({number}/{len(selected)}) {name}"
         if up_to_date and not force and not again:
