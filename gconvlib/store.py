@@ -44,7 +44,7 @@ from filelock import FileLock
 
 from .fingerprint import code_fingerprint
 from .kinds import RESULT_FIELDS
-from .runtime import absolute_env_paths, commit_state, setting_path  # noqa: F401 (absolute_env_paths: re-exported)
+from .runtime import commit_state, setting_path
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER_DIR = ROOT / "data" / "paper"

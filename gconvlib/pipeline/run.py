@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Callable
 
 from ..faults import INTERRUPTED_EXIT
-from ..store import FILE_MODE, ROOT, absolute_env_paths, atomic_write_text
+from ..runtime import absolute_env_paths
+from ..store import FILE_MODE, ROOT, atomic_write_text
 from . import book, stamps
 from .relay import Relay, kernel_options, progress_columns
 from .settings import (WHAT, SUMMARIES, PipelineError, available_notebooks, book_dir, load_profile,
