@@ -40,7 +40,7 @@ def err(variant, value, std=1.0, n=3, kind="scaled-down", **kw):
 def test_seed_rule_in_numbers():
     # |10 - 12| = 2 <= 2 x pooled std 1: inside the seed-to-seed spread
     v = judge_rows(WRN34, [err("gc2l:16", 10), err("gc:16", 12)])
-    assert v == Verdict("inconclusive at this scale", "difference within 2 pooled std (2 x 1, n = 3)")
+    assert v == Verdict("inconclusive at this scale", "difference within 2 pooled std (2 x 1, n = 3 seeds)")
     # |10 - 13| = 3 > 2: decided
     assert judge_rows(WRN34, [err("gc2l:16", 10), err("gc:16", 13)]) == Verdict("holds")
     assert judge_rows(WRN34, [err("gc2l:16", 13), err("gc:16", 10)]).kind == C.DOES_NOT_HOLD
@@ -92,10 +92,10 @@ def test_grid_holds_only_where_decided():
             epf("e2gc:32", 16, 100), epf("gc:8", 16, 99)]
     v = judge_rows(OBS1, rows)
     assert v == Verdict("holds only", "B = 1, B = 4; inconclusive at B = 16 "
-                                      "(difference within 2 pooled std (2 x 1, n = 5))")
+                                      "(difference within 2 pooled std (2 x 1, n = 5 trials))")
     rows[-1] = epf("gc:8", 16, 90)  # decisively reversed at B = 16
     v = judge_rows(OBS1, rows)
-    assert v == Verdict("holds only", "all but B = 16: 100 mJ ± 1 mJ (n = 5) vs 90 mJ ± 1 mJ (n = 5)")
+    assert v == Verdict("holds only", "all but B = 16: 100 mJ ± 1 mJ (n = 5 trials) vs 90 mJ ± 1 mJ (n = 5 trials)")
     rows[-1] = epf("gc:8", 16, 110)
     assert judge_rows(OBS1, rows) == Verdict("holds")
     # a second device is judged on its own
@@ -104,7 +104,7 @@ def test_grid_holds_only_where_decided():
               ("e2gc:32", 16, 120), ("gc:8", 16, 100))]
     assert judge_rows(OBS1, rows + other) == Verdict(
         "holds only",
-        "NVIDIA H200; not at NVIDIA A100 (e.g. NVIDIA A100 B = 1: 320 mJ ± 1 mJ (n = 5) vs 300 mJ ± 1 mJ (n = 5))")
+        "NVIDIA H200; not at NVIDIA A100 (e.g. NVIDIA A100 B = 1: 320 mJ ± 1 mJ (n = 5 trials) vs 300 mJ ± 1 mJ (n = 5 trials))")
     # a batch size not measured is listed as missing
     v = judge_rows(OBS1, rows[:4])
     assert v == Verdict("holds only", "B = 1, B = 4; missing: B = 16")
@@ -445,3 +445,12 @@ def test_a_size_inside_the_noise_band_holds_but_says_it_is_not_the_printed_size(
     assert "50.48 % vs printed 54.73 %" in v.reason and "within 2 pooled std (5 percentage points)" in v.reason
     exact = size_rule({}, False, 54.73, 2.5, "54.73", [SimpleNamespace(cells=(measured,))])
     assert exact.kind == "holds" and exact.reason == ""
+
+
+def test_the_spread_says_what_it_is_taken_over():
+    # n = 3 seeds is three trained models; n = 6 trials one model timed six times: a reader weighs
+    # them differently, so the reason names which (the evidence's ``replicates``), when known
+    v = judge_rows(WRN34, [err("gc2l:16", 10, replicates="seeds"), err("gc:16", 12, replicates="seeds")])
+    assert v.reason == "difference within 2 pooled std (2 x 1, n = 3 seeds)"
+    v = judge_rows(WRN34, [err("gc2l:16", 10, n=6, replicates="trials"), err("gc:16", 12, n=6, replicates="trials")])
+    assert v.reason.endswith("n = 6 trials)")

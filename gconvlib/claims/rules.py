@@ -124,9 +124,17 @@ def decide(x: float, sigma: float, region: Region) -> str:
     return V.DOES_NOT_HOLD if (outside_hi or outside_lo) else V.INCONCLUSIVE
 
 
+def n_text(n: int, cells: Sequence) -> str:
+    """``n = 3 seeds`` / ``n = 6 trials``: what the spread is taken over, when the cells say it (a
+    timed call repeated six times is not six trained models)."""
+    what = {c.replicates for c in cells if getattr(c, "replicates", None)}
+    return f"n = {n}" + (f" {what.pop()}" if len(what) == 1 else "")
+
+
 def _band_reason(sigma: float, stats: Sequence[Stat]) -> str:
     n = min((s.n for s in stats), default=1)
-    return f"difference within {BAND_SIGMAS} pooled std ({BAND_SIGMAS} x {sigma:.3g}, n = {n})"
+    return (f"difference within {BAND_SIGMAS} pooled std ({BAND_SIGMAS} x {sigma:.3g}, "
+            f"{n_text(n, [c for s in stats for c in s.cells])})")
 
 
 def verdict_of(kind: str, sigma: float, stats: Sequence[Stat], shown: str = "") -> Verdict:
@@ -182,7 +190,7 @@ def fmt(quantity: str | None, value: float, cell: Cell | None = None) -> str:
     else:
         text = f"{v:.4g}"
     if cell is not None and cell.spread > 0:
-        text += f" ± {fmt(quantity, cell.spread)} (n = {cell.n})"  # the spread in the value's unit
+        text += f" ± {fmt(quantity, cell.spread)} ({n_text(cell.n, [cell])})"  # the spread in the value's unit
     return text
 
 
