@@ -102,7 +102,7 @@ def candidates_for(model: str, input_size: int) -> list[str]:
     layers allow; ValueError, in one line, for a model without E2GC / FgGC variants."""
     try:
         allowed = {fam: set(gs.valid_ks(model, fam, input_size)) for fam in gs.FAMILIES}
-    except Exception as e:  # noqa: BLE001 - any failure to build the variants means: not an E2GC model
+    except (ValueError, KeyError) as e:   # an unknown model, or one whose layers take no E2GC / FgGC grouping
         first = str(e).splitlines()[0] if str(e) else ""
         raise ValueError(f"{model} has no {E2GC}/{FGGC} variants to compare ({type(e).__name__}: {first}); "
                          "advise works for mobilenet_v1, resnext50") from None

@@ -206,3 +206,26 @@ def test_the_pace_learned_on_one_group_sizes_the_next(tmp_path):
     assert pace.factor("epf") == 2.0 and clock.t == 20.0
     out = run(store, ["c", "d"], log, measure=measure, estimate_s=lambda c: 5.0, budget=budget, pace=pace)
     assert log == ["a", "b", "c"] and out.stopped and out.skipped == ["d"]
+
+
+def test_a_journal_line_added_while_another_cell_is_dropped_is_kept(tmp_path):
+    # a drop reads the file and writes it back without the finished cell: a line another process
+    # appends in between must survive (the journal's lock); threads stand in for the processes
+    import threading
+
+    path = tmp_path / "journal" / "epf.jsonl"
+    R.Journal(path).add("finished", {"steps": 0})
+    adds = 300
+
+    def add_many():
+        j = R.Journal(path)
+        for i in range(adds):
+            j.add("running", {"steps": i})
+
+    writer = threading.Thread(target=add_many)
+    writer.start()
+    while writer.is_alive():
+        R.Journal(path).add("finished", {"steps": 1})
+        R.Journal(path).drop("finished")
+    writer.join()
+    assert [t["steps"] for t in R.Journal(path).trials("running")] == list(range(adds))

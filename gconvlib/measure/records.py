@@ -249,9 +249,16 @@ class Journal:
                 out.append(entry)
         return out
 
-    def add(self, key: str, trial: dict) -> None:
+    def _writing(self):
+        """Held while the file changes: a drop rewrites it, and a line another process appended
+        between its read and its write would be lost (two measurements share one store)."""
+        from filelock import FileLock
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a") as f:
+        return FileLock(str(self.path) + ".lock")
+
+    def add(self, key: str, trial: dict) -> None:
+        with self._writing(), open(self.path, "a") as f:
             f.write(json.dumps({"key": key, "trial": trial}, default=str) + "\n")
             f.flush()
             os.fsync(f.fileno())
@@ -261,11 +268,12 @@ class Journal:
 
     def drop(self, key: str) -> None:
         """Forget a finished cell's trials (the file goes when nothing is left)."""
-        keep = [e for e in self._lines() if e["key"] != key]
-        if keep:
-            atomic_write_text(self.path, "".join(json.dumps(e, default=str) + "\n" for e in keep))
-        elif self.path.exists():
-            self.path.unlink()
+        with self._writing():
+            keep = [e for e in self._lines() if e["key"] != key]
+            if keep:
+                atomic_write_text(self.path, "".join(json.dumps(e, default=str) + "\n" for e in keep))
+            elif self.path.exists():
+                self.path.unlink()
 
 
 # -- reading records back -------------------------------------------------------------------
