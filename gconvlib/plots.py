@@ -21,11 +21,20 @@ STYLE, CONTEXT, PALETTE = "whitegrid", "notebook", "deep"
 
 @contextmanager
 def theme():
-    """The rcParams ``sns.set_theme(style, context, palette)`` would set, for the block only."""
+    """The rcParams ``sns.set_theme(style, context, palette)`` would set, for the block only.
+
+    Only those keys are put back afterwards. ``mpl.rc_context`` puts back every rcParam, the
+    backend included: in a notebook that re-selects the inline backend, which closes the open
+    figures and unhooks its display, so every later figure of the kernel was drawn and never shown
+    (the book had the first figure of each chapter only)."""
     rc = {**sns.axes_style(STYLE), **sns.plotting_context(CONTEXT),
           "axes.prop_cycle": mpl.cycler(color=sns.color_palette(PALETTE))}
-    with mpl.rc_context(rc):
+    before = {key: mpl.rcParams[key] for key in rc}
+    mpl.rcParams.update(rc)
+    try:
         yield
+    finally:
+        mpl.rcParams.update(before)
 
 
 def themed(draw):

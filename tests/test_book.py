@@ -292,3 +292,21 @@ def test_claims_page_has_search_anchors_and_fits(built_book):
         found = claims_page_problems(browser.new_page(), url, claim_id, "kuzushiji")
         browser.close()
     assert found == []
+
+
+def test_every_figure_a_notebook_draws_is_in_its_executed_copy(built_book):
+    # a cell that calls r.figure(...) must show each figure once: a figure drawn and never shown
+    # (the inline backend unhooked by a theme that restored every rcParam) left the cells after a
+    # chapter's first figure empty, with no error anywhere; one left open was shown twice
+    import re
+
+    generated = built_book / "_generated" / "_papermill"
+    for source in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        executed = json.loads((generated / source.name).read_text())
+        for cell in executed["cells"]:
+            text = "".join(cell["source"])
+            if cell["cell_type"] != "code" or not re.search(r"\br\.figure\(", text):
+                continue
+            images = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+            drawn = len(re.findall(r"\br\.figure\(", text))
+            assert len(images) == drawn, f"{source.name}: {text!r} drew {drawn} figure(s), shows {len(images)}"

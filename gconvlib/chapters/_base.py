@@ -87,7 +87,14 @@ class ChapterResult:
         from ..plots import theme
 
         with theme():
-            return self.figures[name]()
+            fig = self.figures[name]()
+        if fig is not None:
+            import matplotlib.pyplot as plt
+
+            # shown once: as the cell's result or by display(); left open, the inline backend
+            # would show it again at the end of the cell
+            plt.close(fig)
+        return fig
 
     def note(self, name: str):
         from IPython.display import Markdown
