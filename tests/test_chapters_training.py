@@ -249,3 +249,19 @@ def test_a_smoke_size_chapter_runs_end_to_end_and_is_cached(monkeypatch):
     assert r.tables["Fig. 9"].set_index("scheme").loc["D", "test change, paper (quoted)"] == "-3.03 %"
     again = vgg_schemes.run("smoke", progress="none", **params)
     assert all(rec["cache_hit"] for rec in again.data["records"])
+
+
+def test_the_scaling_note_says_where_how_and_when_the_runs_trained():
+    from gconvlib.chapters._evidence import trained_text
+
+    def rec(threads, created, commit, dirty=False, processes=1):
+        return {"provenance": {"created": created, "commit": commit, "dirty": dirty, "device": {"cpu": "x86_64"}},
+                "result": {"run": {"device": "cpu", "threads": threads, "processes": processes}}}
+
+    one = [rec(1, "2026-12-07T04:10:00+00:00", "3b14e566c0aa"), rec(1, "2026-12-08T01:00:00+00:00", "3b14e566c0aa")]
+    assert trained_text(one) == "trained here on cpu (x86_64), 1 thread per run, 2026-12-07 to 2026-12-08, commit 3b14e566c0"
+    mixed = [rec(1, "2026-12-07T04:10:00+00:00", "aaaaaaaaaaaa"), rec(2, "2026-12-07T05:00:00+00:00", "bbbbbbbbbbbb", True)]
+    text = trained_text(mixed)
+    assert "1, 2 threads per run (different runs: they round differently)" in text
+    assert text.endswith("commits aaaaaaaaaa, bbbbbbbbbb (dirty)")
+    assert "4 processes per run" in trained_text([rec(2, "2026-12-07T04:10:00+00:00", "c" * 12, processes=4)])

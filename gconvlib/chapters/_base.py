@@ -131,7 +131,8 @@ class ChapterResult:
 def protocol_sentence(protocol) -> str:
     """The EPF protocol a measurement made here used (an :class:`~gconvlib.measure.protocol.EpfProtocol`),
     in words: a chapter's knob left at None says only "the default", the page says which."""
-    return (f"Protocol: {protocol.warmup_steps} warm-up steps, then {protocol.min_trials}-{protocol.max_trials} "
+    steps = f"{protocol.warmup_steps} warm-up step{'' if protocol.warmup_steps == 1 else 's'}"
+    return (f"Protocol: {steps}, then {protocol.min_trials}-{protocol.max_trials} "
             f"windows of {protocol.window_s:g} s per cell (fewer than the most once their CV is at most "
             f"{100 * protocol.target_cv:g} %).")
 

@@ -211,11 +211,34 @@ def scaling_note(records: Sequence[dict]) -> str:
                                             else aug.text())
         parts.append(f"augmentation: {AUGMENTATIONS.get(res['recipe']['augment'], res['recipe']['augment'])} "
                      f"({paper_aug})")
+        parts.append(trained_text(recs))
         seeds = len({r["spec"]["seed"] for r in recs})
         parts.append(f"{seeds} seeds per variant (mean ± sample std)" if seeds > 1 else
                      f"1 seed per variant (no spread; a verdict needs {MIN_SEEDS})")
         notes.append(f"**{kind}**: {head}: " + "; ".join(parts) + ".")
     return "\n\n".join(notes)
+
+
+def trained_text(records: Sequence[dict]) -> str:
+    """Where, how and when these runs trained, from their records: ``trained here on cpu (AMD
+    EPYC ...), 1 thread per run, 2026-12-07, commit 3b14e56c1d``. The thread count is not part of a
+    run's key, and runs with other thread counts round differently: several are named as such."""
+    prov = [r.get("provenance") or {} for r in records]
+    runs = [r["result"].get("run") or {} for r in records]
+    devices = sorted({str(run.get("device") or "?") for run in runs})
+    cpus = sorted({(p.get("device") or {}).get("cpu") or "" for p in prov} - {""})
+    where = ", ".join(devices) + (f" ({', '.join(cpus)})" if devices == ["cpu"] and cpus else "")
+    threads = sorted({run["threads"] for run in runs if run.get("threads")})
+    how = (f"{threads[0]} thread{'s' if threads[0] != 1 else ''} per run" if len(threads) == 1 else
+           f"{', '.join(map(str, threads))} threads per run (different runs: they round differently)"
+           if threads else "threads not recorded")
+    procs = sorted({run.get("processes") or 1 for run in runs})
+    if procs != [1]:
+        how += f", {'/'.join(map(str, procs))} processes per run"
+    dates = sorted(p["created"][:10] for p in prov if p.get("created"))
+    when = (dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}") if dates else "date not recorded"
+    commits = sorted({(p.get("commit") or "unknown")[:10] + (" (dirty)" if p.get("dirty") else "") for p in prov})
+    return f"trained here on {where}, {how}, {when}, commit{'s' if len(commits) > 1 else ''} {', '.join(commits)}"
 
 
 def _share(x: float) -> str:
