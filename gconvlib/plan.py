@@ -159,6 +159,7 @@ def train_missing(profile: str, overrides: list[str] | None = None, chapters: li
     Returns how many runs it started. Ctrl-C: the runs in progress checkpoint at their next step
     (each worker's own handler, :class:`~gconvlib.train.checkpoint.StopOnInterrupt`) and no other
     starts; KeyboardInterrupt is raised once they have stopped."""
+    started = time.time()   # planning included: the time the run's summary gives
     jobs = default_train_jobs() if jobs is None else jobs
     if jobs < 2:
         return 0
@@ -176,7 +177,7 @@ def train_missing(profile: str, overrides: list[str] | None = None, chapters: li
     print(f"[gconv] training the {len(todo)} runs of the {profile} profile that the store lacks, {jobs} at a "
           f"time ({threads} thread{'s' if threads > 1 else ''} each); the notebooks then read them back",
           flush=True)
-    started, failed, waiting = time.time(), 0, list(reversed(todo))
+    failed, waiting = 0, list(reversed(todo))
     # spawn: a forked child would inherit this process's torch thread pool and its state
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
                              initializer=_start_worker, initargs=(threads,)) as pool:

@@ -67,7 +67,7 @@ def sanity_check(records: Sequence[dict], reference: str | None = "standard",
     rows.append(dict(check="training loss falls (final below 95 % of the first epoch's, mean over seeds)",
                      passed=not bad, detail="; ".join(bad) or "every variant"))
     if bad:
-        reasons.append(f"training loss does not fall ({'; '.join(bad[:3])})")
+        reasons.append(f"training loss falls by less than {100 * (1 - LOSS_FALLS):.0f} % ({'; '.join(bad[:3])})")
 
     # 2. the runs fit their training data
     bad = []
