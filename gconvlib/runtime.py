@@ -21,6 +21,7 @@ module for settings and the commit, and must not pay torch's start-up for that.
 from __future__ import annotations
 
 import os
+import platform
 import re
 import socket
 import subprocess
@@ -135,6 +136,18 @@ def resolve_device(device="auto", *, allow_auto: bool = True):
 
 
 # -- CPUs -------------------------------------------------------------------------------------
+
+def cpu_name() -> str:
+    """The CPU's model name (Linux: ``/proc/cpuinfo``), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "cpu"
+
 
 def cpu_count() -> int:
     """CPUs this process may run on: its affinity mask (a container or ``taskset`` limits it),

@@ -44,7 +44,7 @@ from filelock import FileLock
 
 from .fingerprint import code_fingerprint
 from .kinds import RESULT_FIELDS
-from .runtime import commit_state, setting_path
+from .runtime import commit_state, cpu_name, setting_path
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER_DIR = ROOT / "data" / "paper"
@@ -71,7 +71,7 @@ def git_state() -> dict:
 def device_description() -> dict:
     import torch
 
-    info = {"cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+    info = {"cpu": cpu_name(), "cpu_count": os.cpu_count(),
             "cuda": torch.cuda.is_available()}
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)

@@ -226,8 +226,9 @@ def trained_text(records: Sequence[dict]) -> str:
     prov = [r.get("provenance") or {} for r in records]
     runs = [r["result"].get("run") or {} for r in records]
     devices = sorted({str(run.get("device") or "?") for run in runs})
-    cpus = sorted({(p.get("device") or {}).get("cpu") or "" for p in prov} - {""})
-    where = ", ".join(devices) + (f" ({', '.join(cpus)})" if devices == ["cpu"] and cpus else "")
+    # the device's name as the store's provenance recorded it: the CPU model, or the GPU's
+    names = sorted({(p.get("device") or {}).get("cpu" if devices == ["cpu"] else "gpu") or "" for p in prov} - {""})
+    where = ", ".join(devices) + (f" ({', '.join(names)})" if names else "")
     threads = sorted({run["threads"] for run in runs if run.get("threads")})
     how = (f"{threads[0]} thread{'s' if threads[0] != 1 else ''} per run" if len(threads) == 1 else
            f"{', '.join(map(str, threads))} threads per run (different runs: they round differently)"

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import platform
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable
@@ -160,15 +159,7 @@ def effective_mode(mode: str, device: str) -> tuple[str, str | None]:
     return mode, None
 
 
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "cpu"
+cpu_name = runtime.cpu_name   # re-exported: the reference's device folder is named from it
 
 
 def device_name(device: str) -> str:
