@@ -86,14 +86,21 @@ class ChapterResult:
         """Draw one of the chapter's figures (matplotlib; the notebook shows it) in the book's theme."""
         from ..plots import theme
 
-        with theme():
-            fig = self.figures[name]()
-        if fig is not None:
-            import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
 
-            # shown once: as the cell's result or by display(); left open, the inline backend
-            # would show it again at the end of the cell
-            plt.close(fig)
+        with theme():
+            drawn = self.figures[name]()
+        if drawn is None:   # a figure function returns None when nothing it plots ran
+            from IPython.display import Markdown
+
+            return Markdown(f"*{NOT_DRAWN}*")
+        fig = getattr(drawn, "figure", drawn)   # a seaborn grid or an Axes holds its Figure
+        if not isinstance(fig, Figure):
+            return drawn
+        # shown once: as the cell's result or by display(); left open, the inline backend would
+        # show it again at the end of the cell
+        plt.close(fig)
         return fig
 
     def note(self, name: str):
@@ -126,6 +133,9 @@ class ChapterResult:
         rows = [] if isinstance(claims, list) else claims.to_dict("records")
         return (store or ResultsStore()).put(CHAPTER_KIND, {"chapter": self.chapter, "profile": self.profile},
                                              {"claims": rows, "parameters": self.parameters}, self.profile)
+
+
+NOT_DRAWN = "Not drawn: nothing this figure shows ran with this profile's parameters."
 
 
 def protocol_sentence(protocol) -> str:
