@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gconvlib.measure import reference as REF
-from gconvlib.measure.protocol import cpu_name
+from gconvlib.runtime import cpu_name
 from gconvlib.measure.records import device_slug
 from gconvlib.store import REFERENCE_DIR, ResultsStore
 

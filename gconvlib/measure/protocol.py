@@ -159,15 +159,12 @@ def effective_mode(mode: str, device: str) -> tuple[str, str | None]:
     return mode, None
 
 
-cpu_name = runtime.cpu_name   # re-exported: the reference's device folder is named from it
-
-
 def device_name(device: str) -> str:
     """Human name of the device ("NVIDIA H100 80GB HBM3", the CPU model)."""
     device = resolve_device(device)
     if device.startswith("cuda"):
         return torch.cuda.get_device_name(int(device.partition(":")[2]))
-    return cpu_name()
+    return runtime.cpu_name()
 
 
 def cuda_uuid(device: str) -> str | None:
@@ -523,7 +520,7 @@ def cuda_identity(device: str) -> dict:
 
 __all__ = [
     "EpfCell", "EpfProtocol", "EpfRun", "MODES", "OK", "TrainStep", "TrialResult", "backend_flags",
-    "calibrate_step_seconds", "coefficient_of_variation", "cpu_name", "cuda_identity", "cuda_pci_bus_id",
+    "calibrate_step_seconds", "coefficient_of_variation", "cuda_identity", "cuda_pci_bus_id",
     "cuda_uuid", "device_name", "dynamic_joules", "effective_mode", "environment", "failure_text",
     "interleaved_schedule", "measure_epf", "measuring", "probe_read_seconds", "resolve_device", "sample_std",
     "should_stop", "steps_for_window", "stopping_values", "summarize_trials", "utc_now",
