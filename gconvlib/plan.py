@@ -122,8 +122,9 @@ def missing_jobs(jobs: list[Job], store: ResultsStore | None = None) -> list[Job
 # Measured here (2-core CPU, VGG13-BN at 1/8 of its channels, batch 20, 8 epochs, two runs): two
 # processes of one thread each took 20.4 s, the same two runs one after the other with two
 # threads 36.7 s. The quick profile's models are small and its batches 20-64 images: a second
-# thread per operation buys little, a second process nearly doubles the runs per minute. On a
-# GPU the runs stay in the notebooks, one at a time (one device).
+# thread per operation buys little, a second process adds more (VGG 1.8x; MobileNet-V1 and WRN-28-1
+# about 1.3x; the whole quick profile 18 min 45 s against 27 min 50 s). On a GPU the runs stay in
+# the notebooks, one at a time (one device).
 
 MAX_DEFAULT_TRAIN_JOBS = 4   # each process holds its data set in memory; more are measured nowhere yet
 
